@@ -1,0 +1,171 @@
+import { z } from 'zod';
+import { MOUNT_MODES, paramSpec, type MountModeName } from './param-table.js';
+
+/**
+ * aim-config v1, as DESIGN.md "Aim configuration" defines it. This zod schema is the one source for
+ * the TypeScript types, runtime validation and the generated JSON Schema (protocol/schemas/).
+ * Rules JSON Schema cannot say (min < max, aim inside the limits, ranges per ArduPilot parameter)
+ * live in the refinements below and in validate.ts.
+ */
+export const PARAM_NAME_RE = /^[A-Z][A-Z0-9_]{0,15}$/;
+export const DRONE_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+/** RFC 3339 date-time: a full date, a time, and Z or a numeric offset. */
+const RFC3339_RE = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+
+const finite = () => z.number();
+const rfc3339 = () =>
+  z
+    .string()
+    .regex(RFC3339_RE, { message: 'must be an RFC 3339 date-time such as 2026-11-26T13:00:00Z' })
+    .refine((s) => !Number.isNaN(Date.parse(s)), { message: 'is not a real date-time' });
+
+const axisLimits = (lo: number, hi: number) =>
+  z.strictObject({
+    minDeg: finite().min(lo).max(hi),
+    maxDeg: finite().min(lo).max(hi),
+  });
+
+const angleTriple = z.strictObject({
+  rollDeg: finite().min(-180).max(180),
+  pitchDeg: finite().min(-180).max(180),
+  yawDeg: finite().min(-180).max(180),
+});
+
+export const MountSchema = z.strictObject({
+  pitch: axisLimits(-90, 90).optional(),
+  yaw: axisLimits(-180, 180).optional(),
+  roll: axisLimits(-180, 180).optional(),
+  rcRateDegS: z.int().min(0).max(90).optional(),
+  defaultMode: z.enum(Object.keys(MOUNT_MODES) as [MountModeName, ...MountModeName[]]).optional(),
+  neutral: angleTriple.optional(),
+  retract: angleTriple.optional(),
+});
+
+export const AimPointSchema = z.strictObject({
+  pitchDeg: finite().min(-90).max(90),
+  yawDeg: finite().min(-180).max(180),
+  yawFrame: z.enum(['vehicle', 'earth']).optional(),
+  gimbalId: z.int().min(0).max(255).optional(),
+});
+
+export const AimRoiSchema = z.strictObject({
+  roi: z.strictObject({
+    latDeg: finite().min(-90).max(90),
+    lonDeg: finite().min(-180).max(180),
+    altM: finite().min(-1000).max(100000),
+  }),
+});
+
+export const ApplySchema = z
+  .strictObject({
+    when: z.enum(['immediate', 'disarmed']),
+    deadlineSec: z.int().min(1).max(7 * 24 * 3600).optional(),
+    dryRun: z.boolean().optional(),
+  })
+  .superRefine((v, ctx) => {
+    if (v.deadlineSec !== undefined && v.when !== 'disarmed') {
+      ctx.addIssue({ code: 'custom', path: ['deadlineSec'], message: 'only applies when apply.when is "disarmed"' });
+    }
+  });
+
+export const ParamsSchema = z.record(
+  z.string().regex(PARAM_NAME_RE, { message: 'parameter names are 1-16 characters of A-Z, 0-9 and _, starting with a letter' }),
+  finite(),
+);
+
+export const AimConfigSchema = z
+  .strictObject({
+    kind: z.literal('aim-config'),
+    schemaVersion: z.literal(1),
+    version: z.int().min(1).max(Number.MAX_SAFE_INTEGER),
+    id: z.string().min(1).max(128),
+    issuedAt: rfc3339(),
+    expiresAt: rfc3339().optional(),
+    /** Drone ids this config is for; absent means any drone whose desired topic it arrives on. */
+    targets: z.array(z.string().regex(DRONE_ID_RE, { message: 'drone ids are 1-64 characters of A-Z, a-z, 0-9, _ and -' })).min(1).max(10000).optional(),
+    apply: ApplySchema.optional(),
+    mount: MountSchema.optional(),
+    aim: z.union([AimPointSchema, AimRoiSchema]).optional(),
+    params: ParamsSchema.optional(),
+  })
+  .meta({ title: 'aim-config', description: 'aim-agent gimbal/aim configuration, schema version 1' });
+
+export type AimConfig = z.infer<typeof AimConfigSchema>;
+export type Mount = z.infer<typeof MountSchema>;
+export type AimPoint = z.infer<typeof AimPointSchema>;
+export type AimRoi = z.infer<typeof AimRoiSchema>;
+
+/** Parameter names that `mount` sets; a raw `params` entry may not set them a second time. */
+export const MOUNT_FIELD_PARAMS: Record<keyof Mount, readonly string[]> = {
+  pitch: ['MNT1_PITCH_MIN', 'MNT1_PITCH_MAX'],
+  yaw: ['MNT1_YAW_MIN', 'MNT1_YAW_MAX'],
+  roll: ['MNT1_ROLL_MIN', 'MNT1_ROLL_MAX'],
+  rcRateDegS: ['MNT1_RC_RATE'],
+  defaultMode: ['MNT1_DEFLT_MODE'],
+  neutral: ['MNT1_NEUTRAL_X', 'MNT1_NEUTRAL_Y', 'MNT1_NEUTRAL_Z'],
+  retract: ['MNT1_RETRACT_X', 'MNT1_RETRACT_Y', 'MNT1_RETRACT_Z'],
+};
+
+type Loose = Record<string, unknown> | undefined;
+const obj = (v: unknown): Loose => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/**
+ * Rules across fields. They read the document defensively, so they also run when its structure has
+ * errors and every finding is reported at once. Returns `path: message` findings.
+ */
+export function semanticErrors(doc: unknown): { path: string; message: string }[] {
+  const errors: { path: string; message: string }[] = [];
+  const cfg = obj(doc);
+  if (cfg === undefined) return errors;
+  const issued = typeof cfg.issuedAt === 'string' ? Date.parse(cfg.issuedAt) : NaN;
+  const expires = typeof cfg.expiresAt === 'string' ? Date.parse(cfg.expiresAt) : NaN;
+  if (!Number.isNaN(issued) && !Number.isNaN(expires) && !(expires > issued)) {
+    errors.push({ path: 'expiresAt', message: `must be after issuedAt (${String(cfg.expiresAt)} <= ${String(cfg.issuedAt)})` });
+  }
+  const mount = obj(cfg.mount);
+  const limits: Partial<Record<'pitch' | 'yaw' | 'roll', { min: number; max: number }>> = {};
+  for (const axis of ['pitch', 'yaw', 'roll'] as const) {
+    const lim = obj(mount?.[axis]);
+    const min = num(lim?.minDeg);
+    const max = num(lim?.maxDeg);
+    if (min === undefined || max === undefined) continue;
+    if (!(min < max)) errors.push({ path: `mount.${axis}.minDeg`, message: `must be less than mount.${axis}.maxDeg (${min} >= ${max})` });
+    else limits[axis] = { min, max };
+  }
+  const mountParams = new Set<string>();
+  for (const [field, names] of Object.entries(MOUNT_FIELD_PARAMS)) {
+    if (mount?.[field] !== undefined) names.forEach((n) => mountParams.add(n));
+  }
+  for (const [name, raw] of Object.entries(obj(cfg.params) ?? {})) {
+    const path = /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name) ? `params.${name}` : `params[${JSON.stringify(name)}]`;
+    if (mountParams.has(name)) {
+      errors.push({ path, message: 'is already set by mount; set it there instead' });
+      continue;
+    }
+    const value = num(raw);
+    const spec = paramSpec(name);
+    if (spec === undefined || value === undefined) continue;
+    if (spec.readOnly) errors.push({ path, message: 'is read-only on the flight controller' });
+    else if (spec.min !== undefined && spec.max !== undefined && (value < spec.min || value > spec.max)) {
+      errors.push({ path, message: `must be between ${spec.min} and ${spec.max}${spec.units ? ' ' + spec.units : ''} (got ${value})` });
+    } else if (spec.type !== 'REAL32' && !Number.isInteger(value)) {
+      errors.push({ path, message: `must be an integer (${spec.type} parameter, got ${value})` });
+    }
+  }
+  const aim = obj(cfg.aim);
+  if (aim !== undefined && aim.roi === undefined) {
+    const check = (axis: 'pitch' | 'yaw') => {
+      const lim = limits[axis];
+      const value = num(aim[`${axis}Deg`]);
+      if (lim === undefined || value === undefined) return;
+      if (value < lim.min || value > lim.max) {
+        errors.push({ path: `aim.${axis}Deg`, message: `must be inside mount.${axis} (${lim.min} to ${lim.max}), got ${value}` });
+      }
+    };
+    check('pitch');
+    // Earth-frame yaw depends on the vehicle heading, so only vehicle-frame yaw can be checked here.
+    if ((aim.yawFrame ?? 'vehicle') === 'vehicle') check('yaw');
+  }
+  return errors;
+}
