@@ -58,7 +58,7 @@ export type Settings = z.infer<typeof SettingsSchema>;
 export type SettingsInput = z.input<typeof SettingsSchema>;
 
 export function parseSettings(value: unknown): { ok: true; settings: Settings } | { ok: false; errors: PathError[] } {
-  const r = SettingsSchema.safeParse(value);
+  const r = SettingsSchema.safeParse(value, { reportInput: true });
   if (!r.success) return { ok: false, errors: issuesToPathErrors(r.error.issues) };
   return { ok: true, settings: r.data };
 }

@@ -12,10 +12,14 @@ export type ValidationResult = { ok: true; config: AimConfig; sha256: string } |
  * @example validateAimConfig(JSON.parse(text)) // { ok: false, errors: [{ path: 'mount.pitch.minDeg', message: '…' }] }
  */
 export function validateAimConfig(value: unknown): ValidationResult {
-  const parsed = AimConfigSchema.safeParse(value);
+  const parsed = AimConfigSchema.safeParse(value, { reportInput: true });
   const errors = parsed.success ? [] : issuesToPathErrors(parsed.error.issues);
-  const seen = new Set(errors.map((e) => e.path));
-  for (const e of semanticErrors(value)) if (!seen.has(e.path)) errors.push(e);
+  const seen = new Set<string>();
+  const unique = errors.filter((e) => !seen.has(e.path + '\0' + e.message) && seen.add(e.path + '\0' + e.message));
+  const paths = new Set(unique.map((e) => e.path));
+  for (const e of semanticErrors(value)) if (!paths.has(e.path)) unique.push(e);
+  errors.length = 0;
+  errors.push(...unique);
   if (!parsed.success || errors.length > 0) return { ok: false, errors };
   return { ok: true, config: parsed.data, sha256: canonicalSha256(parsed.data) };
 }

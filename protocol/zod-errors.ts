@@ -3,10 +3,10 @@ import type { PathError } from './errors.js';
 import { childPath } from './strict-json.js';
 
 /** Turns zod issues into operator-readable `path: message` findings, one per unknown key. */
-export function issuesToPathErrors(issues: readonly z.core.$ZodIssue[]): PathError[] {
+export function issuesToPathErrors(issues: readonly z.core.$ZodIssue[], base = '$'): PathError[] {
   const out: PathError[] = [];
   for (const issue of issues) {
-    const path = issue.path.reduce<string>((p, k) => childPath(p, typeof k === 'number' ? k : String(k)), '$');
+    const path = issue.path.reduce<string>((p, k) => childPath(p, typeof k === 'number' ? k : String(k)), base);
     switch (issue.code) {
       case 'unrecognized_keys':
         for (const key of issue.keys) out.push({ path: childPath(path, key), message: 'unknown field' });
@@ -26,9 +26,15 @@ export function issuesToPathErrors(issues: readonly z.core.$ZodIssue[]): PathErr
       case 'invalid_value':
         out.push({ path, message: `must be ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}` + received(issue.input) });
         break;
-      case 'invalid_union':
-        out.push({ path, message: 'must be either {pitchDeg, yawDeg[, yawFrame, gimbalId]} or {roi: {latDeg, lonDeg, altM}}' });
+      case 'invalid_union': {
+        // aim is the only union: an object with `roi` is meant as the ROI form, anything else as angles.
+        const input = issue.input;
+        const isObject = input !== null && typeof input === 'object' && !Array.isArray(input);
+        const branch = isObject ? issue.errors['roi' in input ? 1 : 0] : undefined;
+        if (branch !== undefined && branch.length > 0) out.push(...issuesToPathErrors(branch, path));
+        else out.push({ path, message: 'must be either {pitchDeg, yawDeg[, yawFrame, gimbalId]} or {roi: {latDeg, lonDeg, altM}}' });
         break;
+      }
       case 'invalid_format':
         out.push({ path, message: issue.message });
         break;
@@ -52,6 +58,7 @@ function received(input: unknown): string {
   if (input === null) return ' (got null)';
   if (Array.isArray(input)) return ' (got an array)';
   if (typeof input === 'object') return ' (got an object)';
+  if (typeof input === 'number' && !Number.isFinite(input)) return ` (got ${input})`;
   const s = JSON.stringify(input) ?? String(input);
   return ` (got ${s.length > 40 ? s.slice(0, 40) + '…' : s})`;
 }

@@ -25,12 +25,6 @@ export async function validateCommand(argv: string[], io: CliIO): Promise<number
     for (const e of errors) io.err(`${e.path}: ${e.message}\n`);
     return EXIT_FAILED;
   };
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (err) {
-    return report([{ path: '$', message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
-  }
   const trustFiles = values.trust ?? [];
   const keys = trustFiles.map((f) => {
     try {
@@ -39,6 +33,12 @@ export async function validateCommand(argv: string[], io: CliIO): Promise<number
       throw new UsageError(err instanceof Error ? err.message : String(err));
     }
   });
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    return report([{ path: '$', message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
+  }
   let payload: Buffer = bytes;
   let signature = 'none (plain document)';
   if (!/^\s*\{/.test(bytes.subarray(0, 64).toString('latin1').replace(/^\u00ef\u00bb\u00bf/, ''))) {
