@@ -1,0 +1,68 @@
+import type { Logger } from 'pino';
+import type { LinkStats } from './channel.js';
+import type { Clock } from './clock.js';
+import type { ImpairmentUpdate } from './impairments.js';
+
+export interface FcSimOptions {
+  /** `tcp:127.0.0.1:0` (listen; port 0 picks one), `udp:127.0.0.1:14550` (listen), `serial:/dev/pts/N:57600`. */
+  link: string;
+  /** MAV_SYSID's default (1); component id is always 1. */
+  systemId?: number;
+  armed?: boolean;
+  /** Default overrides, like a defaults.parm (MNT1_TYPE defaults to 1 here). Unknown names become REAL32 parameters. */
+  params?: Record<string, number>;
+  /** JSON file holding values set since (the FC's EEPROM): kept across reboots and restarts. */
+  paramsFile?: string;
+  /** Pace bytes at 10 bits per byte of the baud, both directions: the serial link's baud, or `baud`. */
+  baudLimit?: boolean;
+  /** Baud rate for `baudLimit` on tcp/udp (and to override a serial link's). */
+  baud?: number;
+  loss?: number;
+  corrupt?: number;
+  latencyMs?: number;
+  freezeAfter?: number;
+  /** PARAM_REQUEST_READ answer delay; default 99 ms like ArduPilot. */
+  readLatencyMs?: number;
+  /** From a reboot command to the first HEARTBEAT; default 2400 ms (tcp/udp) or 1200 ms (serial), as measured on SITL. */
+  rebootDelayMs?: number;
+  /** HEARTBEAT period; default 1000 ms. */
+  heartbeatMs?: number;
+  /** Servo slew rate in deg/s; default 900 (−90° in 100 ms). */
+  mountSlewDegS?: number;
+  /** Dice for loss/corruption; tests pass a seeded one. */
+  random?: () => number;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export interface FcSimEvents {
+  /** A PARAM_SET over the link stored a value (canonical name, stored value). */
+  'param-set': [name: string, value: number];
+  /** A COMMAND_LONG/INT was answered. */
+  command: [command: number, params: readonly number[], result: number];
+  peer: [event: 'connect' | 'disconnect', peer: string];
+  armed: [armed: boolean];
+  reboot: [phase: 'start' | 'done'];
+}
+
+export interface FcSim {
+  /** The link string peers should use, port resolved, e.g. `tcp:127.0.0.1:40123`. */
+  readonly link: string;
+  readonly armed: boolean;
+  readonly systemId: number;
+  setArmed(armed: boolean): void;
+  setImpairments(p: ImpairmentUpdate): void;
+  getParam(name: string): number | undefined;
+  /** A change made elsewhere (another GCS): stored and saved, nothing sent, no 'param-set' event. */
+  setParam(name: string, value: number): void;
+  /** Every parameter, hidden ones included; a snapshot. */
+  readonly params: ReadonlyMap<string, { value: number; type: number }>;
+  readonly stats: Readonly<LinkStats>;
+  /** As MAV_CMD_PREFLIGHT_REBOOT_SHUTDOWN: drops TCP peers; resolves when HEARTBEATs resume. */
+  reboot(): Promise<void>;
+  /** Closes every socket and timer. */
+  stop(): Promise<void>;
+  on<K extends keyof FcSimEvents>(event: K, fn: (...args: FcSimEvents[K]) => void): this;
+  off<K extends keyof FcSimEvents>(event: K, fn: (...args: FcSimEvents[K]) => void): this;
+  once<K extends keyof FcSimEvents>(event: K, fn: (...args: FcSimEvents[K]) => void): this;
+}

@@ -1,0 +1,12 @@
+export { startFcSim } from './fc-sim.js';
+export type { FcSim, FcSimEvents, FcSimOptions } from './fc-sim-types.js';
+export type { LinkStats } from './channel.js';
+export type { Clock } from './clock.js';
+export { checkImpairments, type ImpairmentSettings, type ImpairmentUpdate } from './impairments.js';
+export { formatSimLink, parseSimLink, type SimLinkSpec } from './link-spec.js';
+export { ARDUPILOT_CAPABILITIES, BASE_MODE_ARMED, BASE_MODE_DISARMED } from './messages.js';
+export { eulerToQuaternion, MountMode, quaternionToEuler, type Euler } from './mount.js';
+export { BITS_PER_BYTE, wireMs } from './paced-queue.js';
+export { castToParamType } from './param-cast.js';
+export { SIM_DEFAULT_OVERRIDES, SIM_PARAM_DEFS, type SimParamDef } from './param-defaults.js';
+export { INDEX_BY_NAME, READ_QUEUE_DEPTH } from './param-server.js';
