@@ -1,0 +1,21 @@
+import type { AimConfig } from '../../../protocol/aim-config.js';
+
+/**
+ * The aim config test writers commit for `version`: deterministic, so a reader can tell a whole
+ * document from a mixture of two, and a few KiB, so a torn write would span several pages.
+ * Valid by construction; aim-store.test.ts checks that protocol/ agrees.
+ */
+export function docFor(version: number, padParams = 200): AimConfig {
+  const params: Record<string, number> = {};
+  for (let i = 0; i < padParams; i++) params[`P${version % 97}_${i}`] = version + i / 1000;
+  return {
+    kind: 'aim-config',
+    schemaVersion: 1,
+    version,
+    id: `test-v${version}`,
+    issuedAt: '2026-11-26T13:00:00Z',
+    mount: { pitch: { minDeg: -90, maxDeg: 20 }, yaw: { minDeg: -180, maxDeg: 180 } },
+    aim: { pitchDeg: -45, yawDeg: version % 10 },
+    params,
+  };
+}
