@@ -1,0 +1,105 @@
+import { startFcSim, type FcSim, type FcSimOptions } from '../sim/index.js';
+import { freePort, ptyPair, spawnTs, type PtyPair, type Teardown, type Tracked } from '../test/support/index.js';
+
+/**
+ * The flight controller a hw-test talks to. `AIM_FC=<link>` names an external one (ArduPilot SITL on
+ * tcp:127.0.0.1:5760, a bench drone on serial:/dev/ttyUSB0:57600); without it the suite starts fc-sim
+ * itself, once over a socat pty pair at 57600 with --baud-limit and once over TCP.
+ */
+export interface FcTarget {
+  name: string;
+  /** What the agent opens. */
+  link: string;
+  /** Only for fc-sim targets: the controls a real FC does not offer. */
+  sim?: SimControl;
+}
+
+export interface SimControl {
+  kind: 'pty' | 'tcp';
+  /** SIGKILL the fc-sim process and wait for it to be gone. */
+  kill(): Promise<void>;
+  /** Start fc-sim again on the same link (same port / same pty). */
+  restart(): Promise<void>;
+  /** pty only: kill socat (the device disappears) and make the pair again under the same paths. */
+  removePty?(): Promise<void>;
+  recreatePty?(): Promise<void>;
+  /**
+   * A second, in-process fc-sim with impairments on a fresh link of the same kind (its own pty pair or
+   * port), for the sim-only cases. Stopped at teardown. Returns the agent-side link string.
+   */
+  impaired(t: Teardown, opts: Partial<FcSimOptions>): Promise<{ link: string; sim: FcSim }>;
+}
+
+export const SIM_BAUD = 57600;
+
+/** The targets for this run: AIM_FC alone, or fc-sim over pty and over TCP. */
+export function fcTargets(): { name: string; kind: 'external' | 'pty' | 'tcp'; link?: string }[] {
+  const external = process.env.AIM_FC;
+  if (external !== undefined && external !== '') return [{ name: `AIM_FC=${external}`, kind: 'external', link: external }];
+  return [
+    { name: `fc-sim over a socat pty at ${SIM_BAUD} baud, --baud-limit`, kind: 'pty' },
+    { name: 'fc-sim over TCP', kind: 'tcp' },
+  ];
+}
+
+/** Bring a target up (fc-sim process, pty pair). Check for socat first (pty targets need it). */
+export async function startTarget(t: Teardown, target: ReturnType<typeof fcTargets>[number]): Promise<FcTarget> {
+  if (target.kind === 'external') return { name: target.name, link: target.link as string };
+  if (target.kind === 'tcp') {
+    const port = await freePort();
+    const simLink = `tcp:127.0.0.1:${port}`;
+    let proc = await spawnSim(t, simLink, []);
+    return {
+      name: target.name,
+      link: simLink,
+      sim: {
+        kind: 'tcp',
+        kill: () => killProc(proc),
+        restart: async () => {
+          proc = await spawnSim(t, simLink, []);
+        },
+        impaired: async (tt, opts) => {
+          const sim = await startFcSim({ link: 'tcp:127.0.0.1:0', ...opts });
+          tt.teardown(() => sim.stop());
+          return { link: sim.link, sim };
+        },
+      },
+    };
+  }
+  let pty = await ptyPair(t);
+  const dir = pty.a.slice(0, pty.a.lastIndexOf('/'));
+  const simLink = `serial:${pty.a}:${SIM_BAUD}`;
+  let proc = await spawnSim(t, simLink, ['--baud-limit']);
+  return {
+    name: target.name,
+    link: `serial:${pty.b}:${SIM_BAUD}`,
+    sim: {
+      kind: 'pty',
+      kill: () => killProc(proc),
+      restart: async () => {
+        proc = await spawnSim(t, simLink, ['--baud-limit']);
+      },
+      removePty: () => pty.stop(),
+      recreatePty: async () => {
+        pty = await ptyPair(t, { dir });
+      },
+      impaired: async (tt, opts) => {
+        const pair: PtyPair = await ptyPair(tt);
+        const sim = await startFcSim({ link: `serial:${pair.a}:${SIM_BAUD}`, baudLimit: true, ...opts });
+        tt.teardown(() => sim.stop());
+        return { link: `serial:${pair.b}:${SIM_BAUD}`, sim };
+      },
+    },
+  };
+}
+
+async function spawnSim(t: Teardown, link: string, extra: string[]): Promise<Tracked> {
+  const proc = spawnTs(t, 'sim/bin/fc-sim.ts', ['--link', link, '--log-level', 'warn', ...extra]);
+  await proc.waitForLine(/^fc-sim ready /, 20_000);
+  return proc;
+}
+
+async function killProc(proc: Tracked): Promise<void> {
+  proc.kill('SIGKILL');
+  await proc.exited;
+}
