@@ -18,6 +18,8 @@ export const SettingsSchema = z.strictObject({
     ca: z.string().optional(),
     cert: z.string().optional(),
     key: z.string().optional(),
+    /** 5 (default). 4 = MQTT 3.1.1 for brokers without MQTT 5 (e.g. the embedded aedes): no session expiry (the session lasts until clean), no response-topic acks. */
+    protocolVersion: z.union([z.literal(5), z.literal(4)]).default(5),
     topicPrefix: z.string().refine(isValidTopicPrefix, { message: 'must be a valid MQTT topic prefix without wildcards' }).default('aim'),
     sessionExpiryS: z.int().min(0).max(4294967295).default(86400),
     keepaliveS: z.int().min(5).max(3600).default(30),

@@ -64,6 +64,9 @@ export function verifyEnvelope(
   const parts = text.split('.');
   if (parts.length !== 3 || !parts.every((p) => B64URL.test(p))) return bad('not a JWS compact serialization (header.payload.signature in base64url)');
   const [h, p, s] = parts as [string, string, string];
+  // Base64 leaves the low bits of a last character free; accept only the canonical form, so one
+  // signed document has exactly one encoding (no malleable look-alikes of a verified message).
+  if (!parts.every((x) => Buffer.from(x, 'base64url').toString('base64url') === x)) return bad('JWS parts are not canonical base64url');
   const headerJson = parseStrictJson(Buffer.from(h, 'base64url'), { maxBytes: 4096, maxDepth: 4 });
   if (!headerJson.ok) return bad(`JWS header is not JSON: ${headerJson.errors[0]?.message ?? ''}`);
   const header = headerJson.value;

@@ -68,3 +68,17 @@ const INT_RANGES: Record<Exclude<ParamType, 'REAL32'>, [number, number]> = {
   UINT32: [0, 4294967295],
   INT32: [-2147483648, 2147483647],
 };
+
+/**
+ * The shortest decimal that is the same float32 as `x`: PARAM_VALUE carries float32, and an operator
+ * reading an ack wants 0.2, not 0.20000000298023224. Integers and non-float32-exact doubles pass through.
+ */
+export function float32Display(x: number): number {
+  if (!Number.isFinite(x) || Number.isInteger(x)) return x;
+  const f = Math.fround(x);
+  for (let p = 1; p <= 9; p++) {
+    const candidate = Number(f.toPrecision(p));
+    if (Math.fround(candidate) === f) return candidate;
+  }
+  return f;
+}

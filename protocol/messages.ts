@@ -30,7 +30,8 @@ export const AckSchema = z
     reason: z.string().nullable(),
     errors: z.array(pathError),
     params: z.array(ParamResultSchema),
-    aim: z.strictObject({ result: z.string() }).nullable(),
+    /** Outcome of the aim command: accepted, failed, denied, unsupported, timeout …; `via` names the MAVLink command used. */
+    aim: z.strictObject({ result: z.string(), via: z.string().optional() }).nullable(),
     lockToken: z.int().nullable(),
     timings: z.strictObject({ totalMs: z.number().min(0), pushMs: z.number().min(0).nullable() }),
     /** Only on `failed`: whether the FC and the file are back on the previous config. */

@@ -30,7 +30,7 @@ export async function startMosquitto(t: Teardown, opts: { persistence?: boolean;
     opts.extraConfig?.some((l) => l.startsWith('password_file') || l.startsWith('allow_anonymous')) ? '' : 'allow_anonymous true',
     `persistence ${opts.persistence ? 'true' : 'false'}`,
     `persistence_location ${dir}/`,
-    'log_dest stdout',
+    'log_dest stderr', // unbuffered, so the ready line arrives at once
     'log_type error',
     'log_type warning',
     'log_type notice',
@@ -40,7 +40,8 @@ export async function startMosquitto(t: Teardown, opts: { persistence?: boolean;
   writeFileSync(conf, lines.join('\n') + '\n');
   const start = async () => {
     const proc = spawnTracked(t, toolPath('mosquitto'), ['-c', conf]);
-    await proc.waitForLine(/Opening ipv4 listen socket on port|mosquitto version .* running/, 10000);
+    // 'running' is logged once the listener is bound ('Opening … socket' comes before the bind).
+    await proc.waitForLine(/mosquitto version .* running/, 10000);
     return proc;
   };
   const m: Mosquitto = {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** Repository root, for spawning the project's own entry points. */
@@ -14,7 +15,7 @@ export interface Tracked {
   stderr: () => string;
   /** Resolves with the exit code (or 128+signal) when the process ends. */
   exited: Promise<number>;
-  /** Wait for a line on stdout matching `re` (bounded). */
+  /** Wait for a line on stdout or stderr matching `re` (bounded). */
   waitForLine(re: RegExp, timeoutMs?: number): Promise<string>;
   kill(signal?: NodeJS.Signals): void;
 }
@@ -30,17 +31,24 @@ export function spawnTracked(t: Teardown, cmd: string, args: readonly string[], 
   let out = '';
   let err = '';
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-    out += d;
+  const findLine = (re: RegExp) => out.split('\n').find((l) => re.test(l)) ?? err.split('\n').find((l) => re.test(l));
+  const wake = () => {
     for (const w of [...waiters]) {
-      const line = out.split('\n').find((l) => w.re.test(l));
+      const line = findLine(w.re);
       if (line !== undefined) {
         waiters.splice(waiters.indexOf(w), 1);
         w.resolve(line);
       }
     }
+  };
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+    wake();
   });
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+    wake();
+  });
   const exited = new Promise<number>((resolve) => {
     child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? (SIGNALS[signal] ?? 0) : 0)));
     child.on('error', () => resolve(127));
@@ -70,7 +78,7 @@ export function spawnTracked(t: Teardown, cmd: string, args: readonly string[], 
     exited,
     kill,
     waitForLine(re, timeoutMs = 10000) {
-      const line = out.split('\n').find((l) => re.test(l));
+      const line = findLine(re);
       if (line !== undefined) return Promise.resolve(line);
       return new Promise((resolve, reject) => {
         const w = { re, resolve: (l: string) => (clearTimeout(timer), resolve(l)) };
@@ -94,4 +102,16 @@ export function spawnTracked(t: Teardown, cmd: string, args: readonly string[], 
 /** Run a TypeScript entry point of this repo under tsx: `spawnTs(t, 'agent/cli.ts', ['validate', f])`. */
 export function spawnTs(t: Teardown, entry: string, args: readonly string[], options: SpawnOptions = {}): Tracked {
   return spawnTracked(t, process.execPath, ['--import', 'tsx', ROOT + entry, ...args], { cwd: ROOT, ...options });
+}
+
+const BINS = { 'aim-agent': 'agent/bin/aim-agent', 'fc-sim': 'sim/bin/fc-sim', aimctl: 'ground/bin/aimctl' } as const;
+
+/**
+ * Run one of the project's commands as a real process: the built JavaScript in dist/ when present
+ * (`npm test` builds first, so it is current; start-up ~0.3 s), else the TypeScript source under tsx.
+ */
+export function spawnCli(t: Teardown, bin: keyof typeof BINS, args: readonly string[], options: SpawnOptions = {}): Tracked {
+  const built = `${ROOT}dist/${BINS[bin]}.js`;
+  if (existsSync(built)) return spawnTracked(t, process.execPath, [built, ...args], { cwd: ROOT, ...options });
+  return spawnTs(t, `${BINS[bin]}.ts`, args, options);
 }

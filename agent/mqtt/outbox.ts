@@ -1,0 +1,155 @@
+import { mkdir, open, readFile, rename, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../log.js';
+
+/** One message the drone owes the ground: an ack or a reported update. */
+export interface OutboxEntry {
+  seq: number;
+  topic: string;
+  payload: string;
+  retain: boolean;
+  /** MQTT 5 correlation data of a response-topic ack, base64. */
+  correlation?: string;
+}
+
+type LogLine = { add: OutboxEntry } | { del: number };
+
+/**
+ * Acks and reported updates survive broker outages and agent restarts. Each one is appended to a log
+ * in the state directory and fsynced before it is handed to MQTT; a line marks it done once the broker
+ * acknowledged it (PUBACK). At start the leftovers are sent again, in order. Delivery is at least once,
+ * as QoS 1 is; an entry carries the same bytes every time, so a config is never acked twice with
+ * different results.
+ *
+ * Appends are group-committed (one write + fsync for everything added meanwhile), so a burst of
+ * rejections costs a few fsyncs, not one per message; the log is compacted when it grows.
+ */
+export class Outbox {
+  private entries = new Map<number, OutboxEntry>();
+  private nextSeq = 1;
+  private fh: FileHandle | undefined;
+  private buffered: string[] = [];
+  private waiters: { resolve: () => void }[] = [];
+  private flushing: Promise<void> | undefined;
+  private lines = 0;
+  private readonly file: string;
+
+  constructor(
+    private readonly stateDir: string,
+    private readonly log: Logger,
+    private readonly maxEntries = 1000,
+  ) {
+    this.file = join(stateDir, 'outbox.jsonl');
+  }
+
+  /** Replay the log, then rewrite it with only what is still owed. */
+  async load(): Promise<OutboxEntry[]> {
+    let text = '';
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn({ err }, 'outbox unreadable; starting empty');
+    }
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      let rec: LogLine;
+      try {
+        rec = JSON.parse(line) as LogLine;
+      } catch {
+        continue; // a torn last line after power loss: that entry was never handed to MQTT
+      }
+      if ('add' in rec && isEntry(rec.add)) this.entries.set(rec.add.seq, rec.add);
+      else if ('del' in rec) this.entries.delete(rec.del);
+    }
+    this.nextSeq = Math.max(0, ...this.entries.keys()) + 1;
+    // Rewrite only when there is history to drop; a clean start costs no fsync.
+    if (text !== '') await this.compact().catch((err: unknown) => this.log.error({ err }, 'outbox could not be compacted'));
+    return this.pending();
+  }
+
+  pending(): OutboxEntry[] {
+    return [...this.entries.values()];
+  }
+
+  /** Record an entry durably; resolves once it is on disk (or the disk refused, which is logged). */
+  async add(entry: Omit<OutboxEntry, 'seq'>): Promise<OutboxEntry> {
+    const e = { ...entry, seq: this.nextSeq++ };
+    this.entries.set(e.seq, e);
+    if (this.entries.size > this.maxEntries) {
+      // Bounded: a long-offline drone keeps its newest news.
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) {
+        this.entries.delete(oldest);
+        this.buffered.push(JSON.stringify({ del: oldest }));
+        this.log.warn({ dropped: oldest }, 'outbox full; oldest entry dropped');
+      }
+    }
+    this.buffered.push(JSON.stringify({ add: e }));
+    await this.flush();
+    return e;
+  }
+
+  /** Mark an entry delivered. Not fsynced: losing this line only means one more (identical) delivery. */
+  remove(seq: number): void {
+    if (!this.entries.delete(seq)) return;
+    this.buffered.push(JSON.stringify({ del: seq }));
+    void this.flush();
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    await this.fh?.close().catch(() => undefined);
+    this.fh = undefined;
+  }
+
+  private flush(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.waiters.push({ resolve });
+      this.flushing ??= this.drain().finally(() => (this.flushing = undefined));
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.buffered.length > 0) {
+      const batch = this.buffered.splice(0);
+      const waiters = this.waiters.splice(0);
+      try {
+        if (this.lines > 4 * this.maxEntries && this.entries.size < this.maxEntries) await this.compact();
+        else {
+          this.fh ??= await open(this.file, 'a', 0o640);
+          await this.fh.appendFile(batch.join('\n') + '\n');
+          await this.fh.sync();
+          this.lines += batch.length;
+        }
+      } catch (err) {
+        // Disk full or read-only: keep going in memory; MQTT still delivers while the process lives.
+        this.log.error({ err }, 'outbox could not be persisted');
+      }
+      for (const w of waiters) w.resolve();
+    }
+    for (const w of this.waiters.splice(0)) w.resolve();
+  }
+
+  /** Rewrite the log atomically with only the pending entries. */
+  private async compact(): Promise<void> {
+    await mkdir(this.stateDir, { recursive: true, mode: 0o750 });
+    await this.fh?.close().catch(() => undefined);
+    this.fh = undefined;
+    const tmp = `${this.file}.tmp`;
+    const fh = await open(tmp, 'w', 0o640);
+    try {
+      const body = this.pending().map((e) => JSON.stringify({ add: e }) + '\n').join('');
+      await fh.writeFile(body);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, this.file);
+    this.lines = this.entries.size;
+  }
+}
+
+function isEntry(v: unknown): v is OutboxEntry {
+  const e = v as OutboxEntry;
+  return typeof e === 'object' && e !== null && typeof e.seq === 'number' && typeof e.topic === 'string' && typeof e.payload === 'string' && typeof e.retain === 'boolean';
+}

@@ -1,0 +1,84 @@
+import type { AimConfig, ParamType } from '../../protocol/index.js';
+
+/**
+ * What the apply pipeline needs from the flight controller, the store and the lock. The real
+ * implementations (agent/fc, agent/store) satisfy these structurally; tests can pass fakes, and the
+ * pipeline never learns how a link or a file system works.
+ */
+export type ParamOutcome = 'ok' | 'unchanged' | 'timeout' | 'unknown' | 'denied' | 'mismatch' | 'type-error';
+
+export interface ParamSetResult {
+  name: string;
+  want: number;
+  got: number | null;
+  result: ParamOutcome;
+  rebootRequired?: boolean;
+}
+
+export interface Abortable {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+export interface FcPort {
+  readonly vehicle: { armed: boolean } | undefined;
+  status(): { state: 'up' | 'down' };
+  /** Resolves with the vehicle once its HEARTBEAT is seen; rejects (AIM_ERR_FC_TIMEOUT) after timeoutMs. */
+  waitForVehicle(opts?: Abortable): Promise<unknown>;
+  on(event: 'armed', listener: (armed: boolean) => void): unknown;
+  on(event: 'up' | 'down', listener: () => void): unknown;
+  off(event: 'armed', listener: (armed: boolean) => void): unknown;
+  readonly params: {
+    /** The last value the FC reported for `name` (any PARAM_VALUE: echoes, reads, other GCSs' sets); `at` is wall ms. */
+    cached(name: string): { value: number; type: number; at: number } | undefined;
+    getMany(names: string[], opts?: Abortable): Promise<Map<string, { value: number; type: number } | undefined>>;
+    setMany(
+      list: { name: string; value: number; type?: ParamType }[],
+      opts?: Abortable & { retries?: number; deadlineMs?: number; force?: boolean },
+    ): Promise<ParamSetResult[]>;
+  };
+  readonly gimbal: {
+    point(cmd: { pitchDeg: number; yawDeg: number; yawFrame: 'vehicle' | 'earth'; gimbalId: number }, opts?: Abortable): Promise<{ result: string; via?: string }>;
+    roi(p: { latDeg: number; lonDeg: number; altM: number }, opts?: Abortable): Promise<{ result: string; via?: string }>;
+  };
+}
+
+export interface StoredConfig {
+  config: AimConfig;
+  sha256: string;
+}
+
+export interface AgentState {
+  appliedVersion: number | null;
+  id: string | null;
+  sha256: string | null;
+  appliedAt: string | null;
+}
+
+export interface LockHandlePort {
+  readonly token: number;
+  /** Throws AIM_ERR_FENCED / AIM_ERR_LOCK_LOST when the holder no longer owns the lock (the store's commit checks it). */
+  assertHeld(): Promise<void>;
+  release(): Promise<void>;
+}
+
+export interface StorePort<Staged = unknown> {
+  readCurrent(): Promise<StoredConfig | undefined>;
+  readState(): Promise<AgentState>;
+  stage(config: AimConfig): Promise<Staged>;
+  commit(staged: Staged, lock: LockHandlePort, meta: { appliedAt: string }): Promise<void>;
+  abort(staged: Staged): Promise<void>;
+}
+
+export interface LockPort {
+  acquire(opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<LockHandlePort>;
+}
+
+export interface Clock {
+  /** Wall-clock ms (timestamps in acks; expiry). */
+  now(): number;
+  /** Monotonic ms (durations). */
+  monotonic(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now(), monotonic: () => performance.now() };
