@@ -1,0 +1,144 @@
+import type { ProgressEvent, SummaryRow } from './events.js';
+
+/** Where progress goes: `handle` every event, `close` once at the end (stops the TTY refresh timer). */
+export interface ProgressSink {
+  handle(e: ProgressEvent): void;
+  close(): void;
+}
+
+/** One JSON object per line, each with `atMs` (ms since the command started): for pipes, logs and tests. */
+export function jsonProgress(out: (s: string) => void, startedAt: number = Date.now(), now: () => number = Date.now): ProgressSink {
+  return { handle: (e) => out(JSON.stringify({ ...e, atMs: now() - startedAt }) + '\n'), close: () => undefined };
+}
+
+interface Row {
+  state: string;
+  reason: string | null;
+  startedAt: number;
+  elapsedMs: number | null;
+}
+
+const FINAL_OK = new Set(['applied', 'dry-run', 'restored']);
+const PENDING = new Set(['planned', 'published', 'deferred']);
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+
+/**
+ * The live view on a terminal: a table per wave (drone, state, elapsed, reason) redrawn in place while
+ * the wave runs, frozen when it ends, then the summary. Big waves show failed, then pending drones
+ * first and fold the rest into a count, so the table fits the screen.
+ */
+export class TtyProgress implements ProgressSink {
+  private title = '';
+  private rows = new Map<string, Row>();
+  private drawn = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly out: (s: string) => void,
+    private readonly size: { columns: number; rows: number },
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  handle(e: ProgressEvent): void {
+    switch (e.event) {
+      case 'start': {
+        const plan = e.waves.map((w) => `${w.name} ${w.drones.length}${w.spec === 'canary' ? '' : ` (${w.spec})`}`).join(', ');
+        this.out(
+          `${e.resumed ? 'resuming' : 'rolling out'} ${e.id} as version ${e.version}${e.dryRun ? ' (DRY RUN: shadow config, nothing changes)' : ''}  sha256 ${e.sha256.slice(0, 12)}…\n` +
+            `plan: ${plan}${e.skipped.length > 0 ? `; skipped offline: ${e.skipped.join(', ')}` : ''}\n` +
+            `halt after ${e.allowedFailures} failure(s) (--max-failures ${e.maxFailures}; the canary tolerates none)\nstate file: ${e.stateFile}\n`,
+        );
+        return;
+      }
+      case 'wave-start':
+        this.begin(`${e.name}: ${e.drones.length} drone(s)`, e.drones);
+        return;
+      case 'rollback-start':
+        this.begin(`rollback to the previous configs as version ${e.version}: ${e.drones.length} drone(s)`, e.drones);
+        return;
+      case 'drone': {
+        const row = this.rows.get(e.drone);
+        if (row === undefined) return;
+        row.state = e.state;
+        row.reason = e.reason ?? (e.params !== undefined ? `${e.params.filter((p) => p.want !== p.got).length} parameter(s) would change` : null);
+        if (!PENDING.has(e.state)) row.elapsedMs = e.elapsedMs;
+        this.redraw();
+        return;
+      }
+      case 'wave-end':
+        this.end(`${e.name}: ${e.succeeded} ok, ${e.failed} not ok; failures so far ${e.failures} (allowed ${e.allowed})`);
+        return;
+      case 'rollback-end':
+        this.end(`rollback: ${e.restored} restored, ${e.failed} not restored`);
+        return;
+      case 'halt':
+        this.out(`HALTED after ${e.name}: ${e.reason}\n`);
+        return;
+      case 'broker':
+        if (e.state !== 'connect') this.out(`broker connection: ${e.state}\n`);
+        return;
+      case 'interrupted':
+        this.end('interrupted');
+        this.out(`interrupted; carry on with: aimctl rollout --resume ${e.stateFile}\n`);
+        return;
+      case 'summary':
+        this.out(summaryTable(e.drones) + `\nresult: ${e.result}${e.ok ? '' : '  (exit 1)'}   state file: ${e.stateFile}\n`);
+        return;
+    }
+  }
+
+  close(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private begin(title: string, drones: readonly string[]): void {
+    this.close();
+    this.title = title;
+    this.drawn = 0;
+    const t = this.now();
+    this.rows = new Map(drones.map((d) => [d, { state: 'planned', reason: null, startedAt: t, elapsedMs: null }]));
+    this.redraw();
+    // Elapsed times tick while the wave runs.
+    this.timer = setInterval(() => this.redraw(), 500);
+    this.timer.unref();
+  }
+
+  private end(footer: string): void {
+    this.redraw();
+    this.close();
+    this.rows = new Map();
+    this.drawn = 0;
+    this.out(footer + '\n');
+  }
+
+  private redraw(): void {
+    if (this.rows.size === 0) return;
+    const width = Math.max(40, this.size.columns);
+    const room = Math.max(5, this.size.rows - 8);
+    const all = [...this.rows.entries()];
+    const rank = (r: Row) => (FINAL_OK.has(r.state) ? 2 : PENDING.has(r.state) ? 1 : 0);
+    const shown = all.length <= room ? all : [...all].sort((a, b) => rank(a[1]) - rank(b[1])).slice(0, room - 1);
+    const now = this.now();
+    const lines = [this.title, `  ${'DRONE'.padEnd(20)} ${'STATE'.padEnd(11)} ${'ELAPSED'.padStart(8)}  REASON`];
+    for (const [d, r] of shown) {
+      const elapsed = r.elapsedMs ?? now - r.startedAt;
+      lines.push(`  ${d.padEnd(20)} ${r.state.padEnd(11)} ${secs(elapsed).padStart(8)}  ${r.reason ?? ''}`.slice(0, width - 1));
+    }
+    if (shown.length < all.length) {
+      const rest = all.length - shown.length;
+      const ok = all.filter(([, r]) => FINAL_OK.has(r.state)).length;
+      lines.push(`  … ${rest} more (${ok} ok in this step)`);
+    }
+    // Move up over the previous drawing and clear it, then draw again.
+    const up = this.drawn > 0 ? `\x1b[${this.drawn}F\x1b[J` : '';
+    this.out(up + lines.join('\n') + '\n');
+    this.drawn = lines.length;
+  }
+}
+
+/** The final per-drone table. */
+export function summaryTable(rows: readonly SummaryRow[]): string {
+  const head = `${'DRONE'.padEnd(20)} ${'WAVE'.padEnd(9)} ${'OUTCOME'.padEnd(11)} ${'ROLLBACK'.padEnd(11)} REASON`;
+  return [head, ...rows.map((r) => `${r.drone.padEnd(20)} ${r.wave.padEnd(9)} ${r.state.padEnd(11)} ${(r.rollback ?? '-').padEnd(11)} ${r.reason ?? ''}`)].join('\n');
+}
