@@ -1,5 +1,6 @@
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { configToFcParams, topicFor, type Ack, type AimConfig } from '../protocol/index.js';
@@ -89,4 +90,17 @@ void test('Mosquitto killed and restarted mid-apply: exactly one applied ack; FC
   t.equal(h.acks.filter((a) => a.version === 7 && a.status === 'applied').length, 1, 'exactly one applied ack for v7');
   t.equal(fileVersion(h), 8);
   t.ok(fcMatches(h, h.config(8)));
+});
+
+void test('a response topic the broker refuses (ACL) does not clog the outbox; the ack topic still gets the ack', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'aim-acl-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  chmodSync(dir, 0o755); // mosquitto started as root drops to its own user before reading the ACL
+  // Anonymous clients may use aim/# only: the drone's publish to the response topic is refused.
+  writeFileSync(join(dir, 'acl'), 'topic readwrite aim/#\n', { mode: 0o644 });
+  const h = await harness(t, { broker: 'mosquitto', mosquittoConfig: [`acl_file ${join(dir, 'acl')}`] });
+  await h.publish(h.sign(h.config(4)), { responseTopic: 'elsewhere/replies', correlationData: Buffer.from('x') });
+  t.equal((await h.waitAck((a) => a.version === 4, 'ack on the ack topic')).status, 'applied');
+  await waitFor('outbox drained', () => h.agent?.session.pendingCount() === 0, { timeoutMs: 10_000 });
+  t.pass('the refused response-topic copy left the outbox');
 });

@@ -171,7 +171,12 @@ export class MqttSession extends EventEmitter<SessionEvents> {
     const properties = e.correlation !== undefined ? { correlationData: Buffer.from(e.correlation, 'base64') } : undefined;
     client.publish(e.topic, e.payload, { qos: 1, retain: e.retain, ...(properties ? { properties } : {}) }, (err) => {
       this.inflight.delete(e.seq);
-      if (err) {
+      const reasonCode = (err as (Error & { code?: unknown }) | undefined)?.code;
+      if (err && typeof reasonCode === 'number') {
+        // The broker answered and refused (e.g. an ACL that denies a response topic): resending the
+        // same message would be refused forever, so it leaves the outbox. The ack topic copy is separate.
+        this.log.warn({ err: err.message, reasonCode, topic: e.topic }, 'broker refused a publish; dropped from the outbox');
+      } else if (err) {
         this.log.warn({ err: err.message, topic: e.topic }, 'publish not acknowledged; kept in the outbox');
         return;
       }

@@ -54,7 +54,7 @@ export interface Harness {
 
 export async function harness(
   t: Teardown & { fail(message: string): void },
-  opts: { broker?: 'aedes' | 'mosquitto'; mosquittoPersistence?: boolean; fc?: Partial<FcSimOptions>; settings?: Partial<SettingsInput>; droneId?: string; startAgent?: boolean } = {},
+  opts: { broker?: 'aedes' | 'mosquitto'; mosquittoPersistence?: boolean; mosquittoConfig?: string[]; fc?: Partial<FcSimOptions>; settings?: Partial<SettingsInput>; droneId?: string; startAgent?: boolean } = {},
 ): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'aim-agent-test-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -63,7 +63,7 @@ export async function harness(
   let protocolVersion: 4 | 5;
   let mosquitto: Mosquitto | undefined;
   if (opts.broker === 'mosquitto') {
-    mosquitto = await startMosquitto(t, { persistence: opts.mosquittoPersistence ?? false });
+    mosquitto = await startMosquitto(t, { persistence: opts.mosquittoPersistence ?? false, ...(opts.mosquittoConfig ? { extraConfig: opts.mosquittoConfig } : {}) });
     brokerUrl = mosquitto.url;
     protocolVersion = 5;
   } else {
