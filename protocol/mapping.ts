@@ -1,5 +1,5 @@
 import type { AimConfig } from './aim-config.js';
-import { MOUNT_MODES, paramSpec, type ParamType } from './param-table.js';
+import { INT_PARAM_RANGES, MOUNT_MODES, paramSpec, type ParamType } from './param-table.js';
 
 /** One flight-controller parameter to set. `type` is undefined for a raw parameter we have no spec for: the FC's own PARAM_VALUE tells. */
 export interface FcParam {
@@ -56,18 +56,9 @@ export function configToAimCommand(cfg: AimConfig): AimCommand | undefined {
 export function castParamValue(value: number, type: ParamType | undefined): number {
   if (type === undefined || type === 'REAL32') return Math.fround(value);
   const f = Math.trunc(Math.fround(value));
-  const [lo, hi] = INT_RANGES[type];
+  const [lo, hi] = INT_PARAM_RANGES[type];
   return Math.min(hi, Math.max(lo, f));
 }
-
-const INT_RANGES: Record<Exclude<ParamType, 'REAL32'>, [number, number]> = {
-  UINT8: [0, 255],
-  INT8: [-128, 127],
-  UINT16: [0, 65535],
-  INT16: [-32768, 32767],
-  UINT32: [0, 4294967295],
-  INT32: [-2147483648, 2147483647],
-};
 
 /**
  * The shortest decimal that is the same float32 as `x`: PARAM_VALUE carries float32, and an operator

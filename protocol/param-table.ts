@@ -20,6 +20,16 @@ export const MAV_PARAM_TYPE: Record<ParamType, number> = {
   REAL32: 9,
 };
 
+/** The value range of each integer MAV_PARAM_TYPE (ArduPilot saturates a cast value to it). */
+export const INT_PARAM_RANGES: Record<Exclude<ParamType, 'REAL32'>, readonly [number, number]> = {
+  UINT8: [0, 255],
+  INT8: [-128, 127],
+  UINT16: [0, 65535],
+  INT16: [-32768, 32767],
+  UINT32: [0, 4294967295],
+  INT32: [-2147483648, 2147483647],
+};
+
 export interface ParamSpec {
   name: string;
   type: ParamType;

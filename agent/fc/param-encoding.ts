@@ -1,5 +1,5 @@
 import { castParamValue } from '../../protocol/mapping.js';
-import { MAV_PARAM_TYPE, type ParamType } from '../../protocol/param-table.js';
+import { INT_PARAM_RANGES, MAV_PARAM_TYPE, type ParamType } from '../../protocol/param-table.js';
 import { CAP_PARAM_ENCODE_BYTEWISE, CAP_PARAM_ENCODE_C_CAST, MavAutopilot } from './messages.js';
 
 /**
@@ -32,15 +32,6 @@ export function mavParamType(type: ParamType | undefined): number {
   return MAV_PARAM_TYPE[type ?? 'REAL32'];
 }
 
-const INT_RANGE: Record<Exclude<ParamType, 'REAL32'>, [number, number]> = {
-  UINT8: [0, 255],
-  INT8: [-128, 127],
-  UINT16: [0, 65535],
-  INT16: [-32768, 32767],
-  UINT32: [0, 4294967295],
-  INT32: [-2147483648, 2147483647],
-};
-
 /**
  * Why `value` cannot be sent as `type`, or undefined when it can. ArduPilot saturates integers and
  * silently ignores NaN, so both checks are ours to make before anything goes on the wire. Under C-cast
@@ -51,7 +42,7 @@ export function paramTypeError(value: number, type: ParamType | undefined, encod
   if (type === undefined || type === 'REAL32') {
     return Number.isFinite(Math.fround(value)) ? undefined : `${value} does not fit a float32`;
   }
-  const [lo, hi] = INT_RANGE[type];
+  const [lo, hi] = INT_PARAM_RANGES[type];
   const v = encoding === 'bytewise' ? Math.trunc(value) : Math.trunc(Math.fround(value));
   return v < lo || v > hi ? `${value} is outside ${type} range ${lo}..${hi}` : undefined;
 }
@@ -59,7 +50,7 @@ export function paramTypeError(value: number, type: ParamType | undefined, encod
 /** The value the FC will hold after storing `value` as `type` (C-cast: see protocol castParamValue). */
 export function expectedValue(value: number, type: ParamType | undefined, encoding: ParamEncoding = 'c-cast'): number {
   if (encoding === 'bytewise' && type !== undefined && type !== 'REAL32') {
-    const [lo, hi] = INT_RANGE[type];
+    const [lo, hi] = INT_PARAM_RANGES[type];
     return Math.min(hi, Math.max(lo, Math.trunc(value)));
   }
   return castParamValue(value, type);

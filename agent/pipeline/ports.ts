@@ -1,20 +1,14 @@
 import type { AimConfig, ParamType } from '../../protocol/index.js';
+import type { ParamSetResult } from '../fc/index.js';
+import type { AgentState, StoredConfig } from '../store/index.js';
+
+export type { AgentState, ParamSetResult, StoredConfig };
 
 /**
  * What the apply pipeline needs from the flight controller, the store and the lock. The real
  * implementations (agent/fc, agent/store) satisfy these structurally; tests can pass fakes, and the
  * pipeline never learns how a link or a file system works.
  */
-export type ParamOutcome = 'ok' | 'unchanged' | 'timeout' | 'unknown' | 'denied' | 'mismatch' | 'type-error';
-
-export interface ParamSetResult {
-  name: string;
-  want: number;
-  got: number | null;
-  result: ParamOutcome;
-  rebootRequired?: boolean;
-}
-
 export interface Abortable {
   signal?: AbortSignal;
   timeoutMs?: number;
@@ -41,18 +35,6 @@ export interface FcPort {
     point(cmd: { pitchDeg: number; yawDeg: number; yawFrame: 'vehicle' | 'earth'; gimbalId: number }, opts?: Abortable): Promise<{ result: string; via?: string }>;
     roi(p: { latDeg: number; lonDeg: number; altM: number }, opts?: Abortable): Promise<{ result: string; via?: string }>;
   };
-}
-
-export interface StoredConfig {
-  config: AimConfig;
-  sha256: string;
-}
-
-export interface AgentState {
-  appliedVersion: number | null;
-  id: string | null;
-  sha256: string | null;
-  appliedAt: string | null;
 }
 
 export interface LockHandlePort {
