@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import { requireTool, waitFor } from '../test/support/index.js';
 import { canonicalJson, type Ack } from '../protocol/index.js';
-import { startFakeDrones, type Behaviour, type FakeDrone } from './test-helpers/fake-drone.js';
+import { startFakeDrones, type Behaviour } from './test-helpers/fake-drone.js';
 import { aimctl, aimConfig, startBroker, retainedSnapshot, seedFleet, summaryOf, workspace, type Workspace } from './test-helpers/harness.js';
 import { readStateFile } from './rollout/state-file.js';
 

@@ -4,11 +4,7 @@ import {
   configToFcParams,
   float32Display,
   isAimError,
-  MAX_ENVELOPE_BYTES,
   needsReboot,
-  parseAimConfig,
-  parseStrictJson,
-  verifyEnvelope,
   type Ack,
   type AimConfig,
   type AimErrorCode,
@@ -18,7 +14,8 @@ import {
   type TrustedKey,
 } from '../../protocol/index.js';
 import type { Logger } from '../log.js';
-import { looseSubject, makeAck, type AckFields, type AckSubject } from './ack.js';
+import { makeAck, type AckFields, type AckSubject } from './ack.js';
+import { intake, type Outcome } from './intake.js';
 import { diffEntry } from './diff.js';
 import { paramTypeName } from './param-types.js';
 import { systemClock, type Clock, type FcPort, type LockHandlePort, type LockPort, type StorePort } from './ports.js';
@@ -68,7 +65,6 @@ interface Job {
   push: AbortController;
 }
 
-type Outcome = AckFields & { subject?: AckSubject };
 
 /**
  * The apply pipeline (issue 5): receive → size → verify → validate → target/expiry → version →
@@ -136,11 +132,12 @@ export class ApplyPipeline extends EventEmitter<PipelineEvents> {
       this.log.warn('desired message ignored: shutting down');
       return;
     }
-    const checked = this.intake(raw);
+    const checked = intake(raw, { trusted: this.trusted, requireSignature: this.requireSignature, droneId: this.opts.droneId, now: this.clock.now() });
     if ('status' in checked) {
       this.emitAck(checked.subject ?? { version: null, id: null, sha256: null }, checked, receivedAt, meta);
       return;
     }
+    if (!checked.signed) this.log.warn('accepting an unsigned desired config (security.requireSignature is false)');
     const job: Job = { raw, meta, receivedAt, config: checked.config, sha256: checked.sha256, wait: new AbortController(), push: new AbortController() };
     const same = (j: Job | undefined) => j !== undefined && j.config.version === job.config.version && j.sha256 === job.sha256;
     if (same(this.current) || same(this.queued)) {
@@ -238,40 +235,6 @@ export class ApplyPipeline extends EventEmitter<PipelineEvents> {
     this.emitAck(subjectOf(old), { status: 'superseded', stage: 'queue', reason: `superseded by version ${by.config.version} (${by.config.id})` }, old.receivedAt, old.meta);
   }
 
-  /** receive → size → verify → validate → target → expiry. Returns the config or a rejection. */
-  private intake(raw: Buffer): { config: AimConfig; sha256: string } | Outcome {
-    const reject = (stage: string, code: AimErrorCode, reason: string, errors = [{ path: '$', message: reason }], subject?: AckSubject): Outcome => ({
-      status: 'rejected',
-      stage,
-      code,
-      reason,
-      errors,
-      ...(subject ? { subject } : {}),
-    });
-    if (raw.byteLength > MAX_ENVELOPE_BYTES) {
-      return reject('receive', 'AIM_ERR_INVALID', `message is ${raw.byteLength} bytes, more than the ${MAX_ENVELOPE_BYTES}-byte limit`);
-    }
-    const env = verifyEnvelope(raw, this.trusted, { requireSignature: this.requireSignature });
-    if (!env.ok) return reject('verify', 'AIM_ERR_SIGNATURE', env.errors[0]?.message ?? 'bad signature', env.errors);
-    if (!env.signed) this.log.warn('accepting an unsigned desired config (security.requireSignature is false)');
-    const parsed = parseAimConfig(env.payload);
-    if (!parsed.ok) {
-      const loose = parseStrictJson(env.payload);
-      const subject = loose.ok ? looseSubject(loose.value) : undefined;
-      const summary = parsed.errors.slice(0, 3).map((e) => `${e.path}: ${e.message}`).join('; ');
-      return reject('validate', 'AIM_ERR_INVALID', `invalid aim-config: ${summary}${parsed.errors.length > 3 ? ` (+${parsed.errors.length - 3} more)` : ''}`, parsed.errors, subject);
-    }
-    const { config, sha256 } = parsed;
-    const subject = { version: config.version, id: config.id, sha256 };
-    if (config.targets !== undefined && !config.targets.includes(this.opts.droneId)) {
-      return reject('target', 'AIM_ERR_NOT_TARGET', `config is for ${config.targets.join(', ')}, not ${this.opts.droneId}`, [{ path: 'targets', message: `does not include ${this.opts.droneId}` }], subject);
-    }
-    if (config.expiresAt !== undefined && Date.parse(config.expiresAt) <= this.clock.now()) {
-      return reject('expiry', 'AIM_ERR_EXPIRED', `config expired at ${config.expiresAt}`, [{ path: 'expiresAt', message: `is in the past (now ${new Date(this.clock.now()).toISOString()})` }], subject);
-    }
-    return { config, sha256 };
-  }
-
   /** Everything after intake, for one job. Returns the final ack's fields, or undefined when no ack is due. */
   private async execute(job: Job): Promise<Outcome | undefined> {
     const { config, sha256 } = job;
@@ -326,7 +289,7 @@ export class ApplyPipeline extends EventEmitter<PipelineEvents> {
     const params = wanted.map((p) => diffEntry(p, current.get(p.name)));
     const changes = params.filter((p) => p.result !== 'unchanged').length;
     log.info({ changes }, 'stage dry-run: diff read from the FC');
-    return { status: 'dry-run', stage: 'dry-run', reason: `${changes} of ${params.length} parameters would change`, params, rolledBack: true };
+    return { status: 'dry-run', stage: 'dry-run', reason: `${changes} of ${params.length} parameters would change`, params };
   }
 
   /** Wait for the disarmed window when the config asks for it. Undefined = go ahead. */
