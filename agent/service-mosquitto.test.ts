@@ -46,7 +46,8 @@ void test('a drone offline when the desired config is published gets it on recon
 void test('retained status, and the Last Will when the agent process dies', async (t) => {
   const h = await harness(t, { broker: 'mosquitto', startAgent: false });
   const agent = spawnCli(t, 'aim-agent', ['run', '--settings', h.settingsFile]);
-  await waitFor('online status', () => h.statuses.find((s) => s.state === 'online'), { timeoutMs: 15_000 });
+  // online goes out as soon as the broker session is up, then again once the FC link is.
+  await waitFor('online status with the FC link up', () => h.statuses.find((s) => s.state === 'online' && s.link === 'up'), { timeoutMs: 15_000 });
   // A late subscriber sees the retained online status.
   const late = await mqtt.connectAsync(h.brokerUrl, { protocolVersion: 5, clientId: 'late-subscriber', reconnectPeriod: 0 });
   t.teardown(() => late.endAsync(true));
