@@ -144,9 +144,9 @@ build_app() {
   cat >"$stage/bin/aim-agent" <<EOF
 #!/bin/sh
 # aim-agent launcher, written by systemd/install.sh.
-# --lite-mode: no optimizing JIT (the agent is I/O-bound; --no-expose-wasm silences its warning); with a
-# 1 MB young generation it keeps the
-# idle RSS near 60 MB on a companion computer (bench/agent-idle.bench.ts measures with these flags).
+# --lite-mode: no optimizing JIT (the agent is I/O-bound; --no-expose-wasm silences its warning). With a
+# 1 MB young generation it keeps the idle RSS down on a companion computer; bench/agent-idle.bench.ts
+# measures the agent with exactly these flags.
 exec "$NODE" --lite-mode --no-expose-wasm --max-semi-space-size=1 "$PREFIX/dist/agent/bin/aim-agent.js" "\$@"
 EOF
   for f in agent.json.example mosquitto-acl.example mosquitto.conf.example; do cp "$here/$f" "$stage/share/examples/"; done

@@ -97,7 +97,7 @@ t.test('install.sh into a DESTDIR: the files and modes, a second run changes not
   t.equal(readFileSync(join(D, 'etc/aim-agent/agent.json'), 'utf8'), readFileSync(here('agent.json.example'), 'utf8'));
   t.equal(
     readFileSync(join(app, 'bin/aim-agent'), 'utf8').split('\n').find((l) => l.startsWith('exec ')),
-    `exec "${process.execPath}" "/opt/aim-agent/dist/agent/bin/aim-agent.js" "$@"`,
+    `exec "${process.execPath}" --lite-mode --no-expose-wasm --max-semi-space-size=1 "/opt/aim-agent/dist/agent/bin/aim-agent.js" "$@"`,
     'the launcher execs node (node stays the main PID)',
   );
   t.same(readdirSync(join(D, 'opt')), ['aim-agent'], 'no staging leftovers');
