@@ -38,18 +38,11 @@ export interface FcLinkOptions {
   requestCapabilities?: boolean;
 }
 
-export interface LinkStatus {
+/** The link's health: the wire counters (frames, bytes, CRC errors, sequence gaps, signatures) and more. */
+export interface LinkStatus extends WireCounters {
   link: string;
   state: 'up' | 'down';
   heartbeatAgeMs: number | null;
-  framesIn: number;
-  framesOut: number;
-  bytesIn: number;
-  bytesOut: number;
-  crcErrors: number;
-  seqGaps: number;
-  badSignatures: number;
-  unsignedDropped: number;
   /** Transport (re)connections so far. */
   connects: number;
   /** Whether a transport is open right now (up also needs FC heartbeats). */
