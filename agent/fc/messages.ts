@@ -1,28 +1,30 @@
-import { ardupilotmega, common, minimal, standard } from 'node-mavlink';
-
-/** The MAVLink messages and enums the link uses, in one place (ids come from the data classes). */
-export const Heartbeat = minimal.Heartbeat;
-export const ParamValue = common.ParamValue;
-export const ParamSet = common.ParamSet;
-export const ParamRequestRead = common.ParamRequestRead;
-export const CommandLong = common.CommandLong;
-export const CommandInt = common.CommandInt;
-export const CommandAck = common.CommandAck;
-export const StatusText = common.StatusText;
-export const GimbalDeviceAttitudeStatus = common.GimbalDeviceAttitudeStatus;
-export const AutopilotVersion = standard.AutopilotVersion;
-/** ArduPilot's older mount report (pitch/roll/yaw in centidegrees); current ArduPilot no longer sends it. */
-export const MountStatus = ardupilotmega.MountStatus;
-
-export const MavCmd = common.MavCmd;
-export const MavResult = common.MavResult;
-export const MavType = minimal.MavType;
-export const MavAutopilot = minimal.MavAutopilot;
-export const MavState = minimal.MavState;
-export const MavModeFlag = minimal.MavModeFlag;
-export const MavComponent = minimal.MavComponent;
-export const MavFrame = common.MavFrame;
-export const MavProtocolCapability = standard.MavProtocolCapability;
+/**
+ * The MAVLink messages and enums the link uses, in one place (ids come from the data classes). They come
+ * from ./dialect.ts, generated from the pinned mavlink-mappings with only what the agent needs.
+ * MountStatus is ArduPilot's older mount report (centidegrees); current ArduPilot no longer sends it.
+ */
+export {
+  Heartbeat,
+  ParamValue,
+  ParamSet,
+  ParamRequestRead,
+  CommandLong,
+  CommandInt,
+  CommandAck,
+  StatusText,
+  GimbalDeviceAttitudeStatus,
+  AutopilotVersion,
+  MountStatus,
+  MavCmd,
+  MavResult,
+  MavType,
+  MavAutopilot,
+  MavState,
+  MavModeFlag,
+  MavComponent,
+  MavFrame,
+  MavProtocolCapability,
+} from './dialect.js';
 
 /** MAV_MOUNT_MODE_MAVLINK_TARGETING: DO_MOUNT_CONTROL's p7 in ArduPilot's reading of the command. */
 export const MAV_MOUNT_MODE_MAVLINK_TARGETING = 2;
