@@ -9,7 +9,7 @@ import { requireTool, ROOT } from '../test/support/index.js';
 
 const INSTALL = fileURLToPath(new URL('./install.sh', import.meta.url));
 const here = (name: string) => fileURLToPath(new URL(`./${name}`, import.meta.url));
-const BUILT = existsSync(join(ROOT, 'dist/agent/bin/aim-agent.js'));
+const BUILT = existsSync(join(ROOT, 'dist/bundle/aim-agent.js'));
 
 function need(t: Test, tool: string, pkg?: string): boolean {
   return requireTool({ fail: (m) => void t.fail(m), skip: (m) => t.plan(0, m) }, tool, pkg);
@@ -77,7 +77,7 @@ t.test('install.sh into a DESTDIR: the files and modes, a second run changes not
   const expect: [string, string][] = [
     ['opt/aim-agent', '755'],
     ['opt/aim-agent/bin/aim-agent', '755'],
-    ['opt/aim-agent/dist/agent/bin/aim-agent.js', '644'],
+    ['opt/aim-agent/dist/bundle/aim-agent.js', '755'], // esbuild marks an entry with a #! line executable
     ['opt/aim-agent/package.json', '644'],
     ['opt/aim-agent/package-lock.json', '644'],
     ['opt/aim-agent/node_modules/mqtt/package.json', '644'],
@@ -97,7 +97,7 @@ t.test('install.sh into a DESTDIR: the files and modes, a second run changes not
   t.equal(readFileSync(join(D, 'etc/aim-agent/agent.json'), 'utf8'), readFileSync(here('agent.json.example'), 'utf8'));
   t.equal(
     readFileSync(join(app, 'bin/aim-agent'), 'utf8').split('\n').find((l) => l.startsWith('exec ')),
-    `exec "${process.execPath}" --lite-mode --no-expose-wasm --max-semi-space-size=1 "/opt/aim-agent/dist/agent/bin/aim-agent.js" "$@"`,
+    `exec "${process.execPath}" --lite-mode --no-expose-wasm --max-semi-space-size=1 "/opt/aim-agent/dist/bundle/aim-agent.js" "$@"`,
     'the launcher execs node (node stays the main PID)',
   );
   t.same(readdirSync(join(D, 'opt')), ['aim-agent'], 'no staging leftovers');
@@ -111,8 +111,13 @@ t.test('install.sh into a DESTDIR: the files and modes, a second run changes not
   t.notOk(existsSync(join(app, 'node_modules/tap')), 'tap is not installed');
   const load = spawnSync(process.execPath, ['--input-type=module', '-e', `for (const d of ${JSON.stringify(Object.keys(pkg.dependencies))}) await import(d);`], { cwd: app, encoding: 'utf8' });
   t.equal(load.status, 0, `every dependency imports from ${app} ${load.stderr}`);
-  const version = spawnSync(process.execPath, [join(app, 'dist/agent/bin/aim-agent.js'), '--version'], { encoding: 'utf8' });
+  const version = spawnSync(process.execPath, [join(app, 'dist/bundle/aim-agent.js'), '--version'], { encoding: 'utf8' });
   t.equal(version.stdout.trim(), pkg.version, 'the installed CLI runs');
+  // The bundle leaves serialport (a native binding) to node_modules: the FC chunk must load in the installed tree.
+  const fcChunk = readdirSync(join(app, 'dist/bundle')).find((f) => /^fc-\w+\.js$/.test(f));
+  t.ok(fcChunk, 'the bundle has its FC chunk');
+  const fcLoad = spawnSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(join(app, 'dist/bundle', fcChunk ?? 'missing'))}); if (typeof m.openFcLink !== 'function') process.exit(3);`], { encoding: 'utf8' });
+  t.equal(fcLoad.status, 0, `the installed bundle's FC link loads with serialport from node_modules ${fcLoad.stderr}`);
 
   // The installed unit against the installed launcher (paths moved into the DESTDIR).
   const unitCopy = join(D, 'verify/aim-agent.service');
@@ -147,9 +152,9 @@ t.test('install.sh into a DESTDIR: the files and modes, a second run changes not
 /** A minimal built checkout for --source: enough for install.sh, no 60 MB of node_modules. */
 function fakeSource(t: Test): string {
   const dir = destdir(t);
-  mkdirSync(join(dir, 'dist/agent/bin'), { recursive: true });
+  mkdirSync(join(dir, 'dist/bundle'), { recursive: true });
   mkdirSync(join(dir, 'node_modules/left-pad'), { recursive: true });
-  writeFileSync(join(dir, 'dist/agent/bin/aim-agent.js'), 'console.log("0.0.0")\n');
+  writeFileSync(join(dir, 'dist/bundle/aim-agent.js'), 'console.log("0.0.0")\n');
   writeFileSync(join(dir, 'package.json'), '{"name":"fake","version":"0.0.0","type":"module"}\n');
   writeFileSync(join(dir, 'node_modules/left-pad/package.json'), '{"name":"left-pad","version":"1.0.0"}\n');
   writeFileSync(join(dir, 'package-lock.json'), JSON.stringify({ lockfileVersion: 3, packages: { '': {}, 'node_modules/left-pad': { version: '1.0.0' } } }));
@@ -160,13 +165,13 @@ t.test('PREFIX moves the app, and the unit and launcher follow it (--source: a s
   const D = destdir(t);
   const r = run({ DESTDIR: D, PREFIX: '/srv/aim/agent' }, '--source', fakeSource(t));
   t.equal(r.code, 0, r.err);
-  t.ok(existsSync(join(D, 'srv/aim/agent/dist/agent/bin/aim-agent.js')));
+  t.ok(existsSync(join(D, 'srv/aim/agent/dist/bundle/aim-agent.js')));
   t.ok(existsSync(join(D, 'srv/aim/agent/node_modules/left-pad/package.json')), 'dependencies come from the --source tree');
   t.notOk(existsSync(join(D, 'opt/aim-agent')));
   const unit = readFileSync(join(D, 'usr/local/lib/systemd/system/aim-agent.service'), 'utf8');
   t.match(unit, /^ExecStart=\/srv\/aim\/agent\/bin\/aim-agent run --settings \/etc\/aim-agent\/agent\.json$/m);
   t.notMatch(unit, /\/opt\/aim-agent/);
-  t.match(readFileSync(join(D, 'srv/aim/agent/bin/aim-agent'), 'utf8'), /"\/srv\/aim\/agent\/dist\/agent\/bin\/aim-agent\.js"/);
+  t.match(readFileSync(join(D, 'srv/aim/agent/bin/aim-agent'), 'utf8'), /"\/srv\/aim\/agent\/dist\/bundle\/aim-agent\.js"/);
   t.equal(readlinkSync(join(D, 'usr/local/bin/aim-agent')), '/srv/aim/agent/bin/aim-agent');
   t.equal(run({ DESTDIR: D, PREFIX: '/srv/aim/agent' }, '--uninstall').code, 0);
   t.notOk(existsSync(join(D, 'srv/aim/agent')));

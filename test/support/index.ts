@@ -4,3 +4,4 @@ export * from './procs.js';
 export * from './pty.js';
 export * from './tools.js';
 export * from './wait.js';
+export * from './launcher.js';
