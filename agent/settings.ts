@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { AimError, DRONE_ID_RE, isValidTopicPrefix, parseStrictJson, type PathError } from '../protocol/index.js';
 import { issuesToPathErrors } from '../protocol/zod-errors.js';
 
@@ -9,51 +9,57 @@ export const DEFAULT_STATE_DIR = '/var/lib/aim-agent';
 
 const LINK_RE = /^(serial:[^:]+(:\d+)?|tcp:[^:]+:\d+|udp:[^:]+:\d+|udpout:[^:]+:\d+)$/;
 
+const int = (lo: number, hi: number) => z.int().check(z.gte(lo), z.lte(hi));
+const num = (lo: number, hi: number) => z.number().check(z.gte(lo), z.lte(hi));
+
 export const SettingsSchema = z.strictObject({
-  droneId: z.string().regex(DRONE_ID_RE, { message: 'must be 1-64 characters of A-Z, a-z, 0-9, _ and -' }),
+  droneId: z.string().check(z.regex(DRONE_ID_RE, { message: 'must be 1-64 characters of A-Z, a-z, 0-9, _ and -' })),
   broker: z.strictObject({
-    url: z.string().regex(/^(mqtts?|wss?|tcp|tls):\/\/./, { message: 'must be an mqtt://, mqtts://, ws:// or wss:// URL' }),
-    username: z.string().optional(),
-    passwordFile: z.string().optional(),
-    ca: z.string().optional(),
-    cert: z.string().optional(),
-    key: z.string().optional(),
+    url: z.string().check(z.regex(/^(mqtts?|wss?|tcp|tls):\/\/./, { message: 'must be an mqtt://, mqtts://, ws:// or wss:// URL' })),
+    username: z.optional(z.string()),
+    passwordFile: z.optional(z.string()),
+    ca: z.optional(z.string()),
+    cert: z.optional(z.string()),
+    key: z.optional(z.string()),
     /** 5 (default). 4 = MQTT 3.1.1 for brokers without MQTT 5 (e.g. the embedded aedes): no session expiry (the session lasts until clean), no response-topic acks. */
-    protocolVersion: z.union([z.literal(5), z.literal(4)]).default(5),
-    topicPrefix: z.string().refine(isValidTopicPrefix, { message: 'must be a valid MQTT topic prefix without wildcards' }).default('aim'),
-    sessionExpiryS: z.int().min(0).max(4294967295).default(86400),
-    keepaliveS: z.int().min(5).max(3600).default(30),
-    connectTimeoutMs: z.int().min(100).max(120000).default(10000),
+    protocolVersion: z._default(z.literal([5, 4]), 5),
+    topicPrefix: z._default(z.string().check(z.refine(isValidTopicPrefix, { message: 'must be a valid MQTT topic prefix without wildcards' })), 'aim'),
+    sessionExpiryS: z._default(int(0, 4294967295), 86400),
+    keepaliveS: z._default(int(5, 3600), 30),
+    connectTimeoutMs: z._default(int(100, 120000), 10000),
   }),
   fc: z.strictObject({
-    link: z.string().regex(LINK_RE, { message: 'must be serial:/dev/X:BAUD, tcp:HOST:PORT, udp:HOST:PORT or udpout:HOST:PORT' }),
-    paramTimeoutMs: z.int().min(50).max(60000).default(1000),
-    paramRetries: z.int().min(0).max(20).default(3),
+    link: z.string().check(z.regex(LINK_RE, { message: 'must be serial:/dev/X:BAUD, tcp:HOST:PORT, udp:HOST:PORT or udpout:HOST:PORT' })),
+    paramTimeoutMs: z._default(int(50, 60000), 1000),
+    paramRetries: z._default(int(0, 20), 3),
     /** Hex (64 chars) MAVLink 2 signing key file; unset: no signing. */
-    signingKeyFile: z.string().optional(),
-    acceptUnsigned: z.boolean().default(true),
+    signingKeyFile: z.optional(z.string()),
+    acceptUnsigned: z._default(z.boolean(), true),
   }),
-  security: z
-    .strictObject({
-      requireSignature: z.boolean().default(true),
-      trustedKeys: z.array(z.string()).default([]),
-    })
-    .default({ requireSignature: true, trustedKeys: [] }),
-  stateDir: z.string().min(1).default(DEFAULT_STATE_DIR),
-  lock: z
-    .strictObject({
-      ttlS: z.number().min(1).max(3600).default(10),
-      sweepS: z.number().min(0.1).max(3600).default(2),
-      acquireTimeoutS: z.number().min(0).max(3600).default(30),
-    })
-    .default({ ttlS: 10, sweepS: 2, acquireTimeoutS: 30 }),
-  apply: z
-    .strictObject({
-      shutdownTimeoutS: z.number().min(0).max(600).default(10),
-      aimTimeoutMs: z.int().min(50).max(60000).default(3000),
-    })
-    .default({ shutdownTimeoutS: 10, aimTimeoutMs: 3000 }),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  security: z._default(
+    z.strictObject({
+      requireSignature: z._default(z.boolean(), true),
+      trustedKeys: z._default(z.array(z.string()), []),
+    }),
+    { requireSignature: true, trustedKeys: [] },
+  ),
+  stateDir: z._default(z.string().check(z.minLength(1)), DEFAULT_STATE_DIR),
+  lock: z._default(
+    z.strictObject({
+      ttlS: z._default(num(1, 3600), 10),
+      sweepS: z._default(num(0.1, 3600), 2),
+      acquireTimeoutS: z._default(num(0, 3600), 30),
+    }),
+    { ttlS: 10, sweepS: 2, acquireTimeoutS: 30 },
+  ),
+  apply: z._default(
+    z.strictObject({
+      shutdownTimeoutS: z._default(num(0, 600), 10),
+      aimTimeoutMs: z._default(int(50, 60000), 3000),
+    }),
+    { shutdownTimeoutS: 10, aimTimeoutMs: 3000 },
+  ),
+  logLevel: z._default(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
 });
 
 export type Settings = z.infer<typeof SettingsSchema>;

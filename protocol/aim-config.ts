@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { MOUNT_MODES, paramSpec, type MountModeName } from './param-table.js';
 
 /**
@@ -12,83 +12,89 @@ export const DRONE_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 /** RFC 3339 date-time: a full date, a time, and Z or a numeric offset. */
 const RFC3339_RE = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
 
-const finite = () => z.number();
+/** A number within [lo, hi] (JSON has no NaN or Infinity; the strict reader refuses 1e999). */
+const between = (lo: number, hi: number) => z.number().check(z.gte(lo), z.lte(hi));
+const intBetween = (lo: number, hi: number) => z.int().check(z.gte(lo), z.lte(hi));
 const rfc3339 = () =>
-  z
-    .string()
-    .regex(RFC3339_RE, { message: 'must be an RFC 3339 date-time such as 2026-11-26T13:00:00Z' })
-    .refine((s) => !Number.isNaN(Date.parse(s)), { message: 'is not a real date-time' });
+  z.string().check(
+    z.regex(RFC3339_RE, { message: 'must be an RFC 3339 date-time such as 2026-11-26T13:00:00Z' }),
+    z.refine((s) => !Number.isNaN(Date.parse(s)), { message: 'is not a real date-time' }),
+  );
 
 const axisLimits = (lo: number, hi: number) =>
   z.strictObject({
-    minDeg: finite().min(lo).max(hi),
-    maxDeg: finite().min(lo).max(hi),
+    minDeg: between(lo, hi),
+    maxDeg: between(lo, hi),
   });
 
 const angleTriple = z.strictObject({
-  rollDeg: finite().min(-180).max(180),
-  pitchDeg: finite().min(-180).max(180),
-  yawDeg: finite().min(-180).max(180),
+  rollDeg: between(-180, 180),
+  pitchDeg: between(-180, 180),
+  yawDeg: between(-180, 180),
 });
 
 export const MountSchema = z.strictObject({
-  pitch: axisLimits(-90, 90).optional(),
-  yaw: axisLimits(-180, 180).optional(),
-  roll: axisLimits(-180, 180).optional(),
-  rcRateDegS: z.int().min(0).max(90).optional(),
-  defaultMode: z.enum(Object.keys(MOUNT_MODES) as [MountModeName, ...MountModeName[]]).optional(),
-  neutral: angleTriple.optional(),
-  retract: angleTriple.optional(),
+  pitch: z.optional(axisLimits(-90, 90)),
+  yaw: z.optional(axisLimits(-180, 180)),
+  roll: z.optional(axisLimits(-180, 180)),
+  rcRateDegS: z.optional(intBetween(0, 90)),
+  defaultMode: z.optional(z.enum(Object.keys(MOUNT_MODES) as [MountModeName, ...MountModeName[]])),
+  neutral: z.optional(angleTriple),
+  retract: z.optional(angleTriple),
 });
 
 export const AimPointSchema = z.strictObject({
-  pitchDeg: finite().min(-90).max(90),
-  yawDeg: finite().min(-180).max(180),
-  yawFrame: z.enum(['vehicle', 'earth']).optional(),
-  gimbalId: z.int().min(0).max(255).optional(),
+  pitchDeg: between(-90, 90),
+  yawDeg: between(-180, 180),
+  yawFrame: z.optional(z.enum(['vehicle', 'earth'])),
+  gimbalId: z.optional(intBetween(0, 255)),
 });
 
 export const AimRoiSchema = z.strictObject({
   roi: z.strictObject({
-    latDeg: finite().min(-90).max(90),
-    lonDeg: finite().min(-180).max(180),
-    altM: finite().min(-1000).max(100000),
+    latDeg: between(-90, 90),
+    lonDeg: between(-180, 180),
+    altM: between(-1000, 100000),
   }),
 });
 
 export const ApplySchema = z
   .strictObject({
     when: z.enum(['immediate', 'disarmed']),
-    deadlineSec: z.int().min(1).max(7 * 24 * 3600).optional(),
-    dryRun: z.boolean().optional(),
+    deadlineSec: z.optional(intBetween(1, 7 * 24 * 3600)),
+    dryRun: z.optional(z.boolean()),
   })
-  .superRefine((v, ctx) => {
-    if (v.deadlineSec !== undefined && v.when !== 'disarmed') {
-      ctx.addIssue({ code: 'custom', path: ['deadlineSec'], message: 'only applies when apply.when is "disarmed"' });
-    }
-  });
+  .check(
+    z.superRefine((v, ctx) => {
+      if (v.deadlineSec !== undefined && v.when !== 'disarmed') {
+        ctx.addIssue({ code: 'custom', path: ['deadlineSec'], message: 'only applies when apply.when is "disarmed"' });
+      }
+    }),
+  );
 
 export const ParamsSchema = z.record(
-  z.string().regex(PARAM_NAME_RE, { message: 'parameter names are 1-16 characters of A-Z, 0-9 and _, starting with a letter' }),
-  finite(),
+  z.string().check(z.regex(PARAM_NAME_RE, { message: 'parameter names are 1-16 characters of A-Z, 0-9 and _, starting with a letter' })),
+  z.number(),
 );
 
 export const AimConfigSchema = z
   .strictObject({
     kind: z.literal('aim-config'),
     schemaVersion: z.literal(1),
-    version: z.int().min(1).max(Number.MAX_SAFE_INTEGER),
-    id: z.string().min(1).max(128),
+    version: intBetween(1, Number.MAX_SAFE_INTEGER),
+    id: z.string().check(z.minLength(1), z.maxLength(128)),
     issuedAt: rfc3339(),
-    expiresAt: rfc3339().optional(),
+    expiresAt: z.optional(rfc3339()),
     /** Drone ids this config is for; absent means any drone whose desired topic it arrives on. */
-    targets: z.array(z.string().regex(DRONE_ID_RE, { message: 'drone ids are 1-64 characters of A-Z, a-z, 0-9, _ and -' })).min(1).max(10000).optional(),
-    apply: ApplySchema.optional(),
-    mount: MountSchema.optional(),
-    aim: z.union([AimPointSchema, AimRoiSchema]).optional(),
-    params: ParamsSchema.optional(),
+    targets: z.optional(
+      z.array(z.string().check(z.regex(DRONE_ID_RE, { message: 'drone ids are 1-64 characters of A-Z, a-z, 0-9, _ and -' }))).check(z.minLength(1), z.maxLength(10000)),
+    ),
+    apply: z.optional(ApplySchema),
+    mount: z.optional(MountSchema),
+    aim: z.optional(z.union([AimPointSchema, AimRoiSchema])),
+    params: z.optional(ParamsSchema),
   })
-  .meta({ title: 'aim-config', description: 'aim-agent gimbal/aim configuration, schema version 1' });
+  .check(z.meta({ title: 'aim-config', description: 'aim-agent gimbal/aim configuration, schema version 1' }));
 
 export type AimConfig = z.infer<typeof AimConfigSchema>;
 export type Mount = z.infer<typeof MountSchema>;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { AimConfigSchema } from './aim-config.js';
 import { AckSchema, ReportedSchema, StatusSchema } from './messages.js';
 

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ERROR_CODES } from '../protocol/errors.js';
 import { SettingsSchema } from '../agent/settings.js';
 

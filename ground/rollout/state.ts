@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ACK_STATUSES, ParamResultSchema } from '../../protocol/index.js';
 
 /**
@@ -21,28 +21,28 @@ export type RolloutResult = (typeof RESULTS)[number];
 
 const AckNoteSchema = z.object({
   status: z.enum(ACK_STATUSES),
-  stage: z.string().nullable(),
-  code: z.string().nullable(),
-  rolledBack: z.boolean().nullable(),
-  at: z.string().nullable(),
+  stage: z.nullable(z.string()),
+  code: z.nullable(z.string()),
+  rolledBack: z.nullable(z.boolean()),
+  at: z.nullable(z.string()),
 });
 
 const DroneRecordSchema = z.object({
   /** Index into `waves`; -1 for a drone skipped before planning (offline with --skip-offline). */
   wave: z.int(),
-  previous: z.object({ version: z.int(), id: z.string(), sha256: z.string() }).nullable(),
+  previous: z.nullable(z.object({ version: z.int(), id: z.string(), sha256: z.string() })),
   /** Key into `previousConfigs` of the document a rollback re-issues; null when it is not known. */
-  previousKey: z.string().nullable(),
+  previousKey: z.nullable(z.string()),
   state: z.enum(DRONE_STATES),
-  reason: z.string().nullable(),
-  ack: AckNoteSchema.nullable(),
+  reason: z.nullable(z.string()),
+  ack: z.nullable(AckNoteSchema),
   /** The parameter diff of a dry-run ack. */
-  params: z.array(ParamResultSchema).nullable(),
-  publishedAt: z.string().nullable(),
-  elapsedMs: z.number().nullable(),
-  rollback: z
-    .object({ state: z.enum(ROLLBACK_STATES), reason: z.string().nullable(), sha256: z.string().nullable(), elapsedMs: z.number().nullable() })
-    .nullable(),
+  params: z.nullable(z.array(ParamResultSchema)),
+  publishedAt: z.nullable(z.string()),
+  elapsedMs: z.nullable(z.number()),
+  rollback: z.nullable(
+    z.object({ state: z.enum(ROLLBACK_STATES), reason: z.nullable(z.string()), sha256: z.nullable(z.string()), elapsedMs: z.nullable(z.number()) }),
+  ),
 });
 export type DroneRecord = z.infer<typeof DroneRecordSchema>;
 
@@ -59,18 +59,18 @@ export const RolloutStateSchema = z.object({
   topicPrefix: z.string(),
   dryRun: z.boolean(),
   rollbackOnHalt: z.boolean(),
-  timeoutS: z.number().positive(),
+  timeoutS: z.number().check(z.positive()),
   maxFailures: z.string(),
-  allowedFailures: z.int().min(0),
+  allowedFailures: z.int().check(z.gte(0)),
   config: SignedSchema,
-  waves: z.array(z.object({ name: z.string(), spec: z.string(), drones: z.array(z.string()) })).min(1),
+  waves: z.array(z.object({ name: z.string(), spec: z.string(), drones: z.array(z.string()) })).check(z.minLength(1)),
   drones: z.record(z.string(), DroneRecordSchema),
   previousConfigs: z.record(z.string(), z.unknown()),
   phase: z.enum(PHASES),
-  currentWave: z.int().min(0),
-  halt: z.object({ wave: z.int(), reason: z.string(), failures: z.int(), allowed: z.int() }).nullable(),
-  rollback: z.object({ version: z.int(), configs: z.record(z.string(), SignedSchema) }).nullable(),
-  result: z.enum(RESULTS).nullable(),
+  currentWave: z.int().check(z.gte(0)),
+  halt: z.nullable(z.object({ wave: z.int(), reason: z.string(), failures: z.int(), allowed: z.int() })),
+  rollback: z.nullable(z.object({ version: z.int(), configs: z.record(z.string(), SignedSchema) })),
+  result: z.nullable(z.enum(RESULTS)),
 });
 export type RolloutState = z.infer<typeof RolloutStateSchema>;
 
