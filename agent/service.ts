@@ -38,8 +38,12 @@ export interface Agent {
   /** Resolves when the FC link, broker session and boot reconciliation are up (or readyTimeoutMs passed). */
   readonly ready: Promise<void>;
   status(): Status;
-  /** Apply settings that can change at run time (trusted keys, signature policy, log level). */
-  reload(settings: Settings): void;
+  /**
+   * SIGHUP: take the settings that can change at run time (RELOADABLE) and return the changed ones that
+   * need a restart (droneId, broker, FC link and signing, stateDir, lock TTL/sweep). Throws, changing
+   * nothing, when a trusted key cannot be read.
+   */
+  reload(settings: Settings): { applied: string[]; needRestart: string[] };
   stop(opts?: { graceMs?: number }): Promise<void>;
 }
 
@@ -256,10 +260,25 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     ready,
     status: statusNow,
     reload(next) {
-      settings = { ...settings, security: next.security, logLevel: next.logLevel };
-      pipeline.updateTrust(loadTrustedKeys(next.security.trustedKeys), next.security.requireSignature);
+      const trustedNext = loadTrustedKeys(next.security.trustedKeys);
+      const changed = changedSettings(settings, next);
+      const applied = changed.filter(isReloadable);
+      const needRestart = changed.filter((p) => !isReloadable(p));
+      settings = {
+        ...settings,
+        security: next.security,
+        logLevel: next.logLevel,
+        apply: next.apply,
+        fc: { ...settings.fc, paramTimeoutMs: next.fc.paramTimeoutMs, paramRetries: next.fc.paramRetries },
+        lock: { ...settings.lock, acquireTimeoutS: next.lock.acquireTimeoutS },
+      };
+      pipeline.updateTrust(trustedNext, next.security.requireSignature);
+      pipeline.updateTiming({ lockTimeoutMs: settings.lock.acquireTimeoutS * 1000, paramTimeoutMs: settings.fc.paramTimeoutMs, paramRetries: settings.fc.paramRetries, aimTimeoutMs: settings.apply.aimTimeoutMs });
       log.level = next.logLevel;
-      log.info('settings reloaded (trusted keys, signature policy, log level; broker and FC changes need a restart)');
+      if (!next.security.requireSignature) log.warn('security.requireSignature is false: unsigned desired configs will be applied (bench use only)');
+      log.info({ applied, trustedKeys: trustedNext.size }, 'settings reloaded');
+      if (needRestart.length > 0) log.warn({ needRestart }, `settings changed that take effect only after a restart (systemctl restart aim-agent): ${needRestart.join(', ')}`);
+      return { applied, needRestart };
     },
     stop(stopOpts = {}) {
       stopping ??= (async () => {
@@ -282,4 +301,16 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
 
 function stateName(s: PipelineState): Status['state'] {
   return s === 'idle' ? 'online' : s;
+}
+
+/** Settings a reload takes at once; every other change waits for a restart. */
+const RELOADABLE = ['security.', 'logLevel', 'apply.', 'fc.paramTimeoutMs', 'fc.paramRetries', 'lock.acquireTimeoutS'];
+const isReloadable = (path: string) => RELOADABLE.some((r) => (r.endsWith('.') ? path.startsWith(r) : path === r));
+
+/** Dotted paths of the leaf settings that differ (arrays compare whole). */
+export function changedSettings(a: unknown, b: unknown, prefix = ''): string[] {
+  const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (!isObj(a) || !isObj(b)) return JSON.stringify(a) === JSON.stringify(b) ? [] : [prefix];
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  return keys.flatMap((k) => changedSettings(a[k], b[k], prefix ? `${prefix}.${k}` : k));
 }

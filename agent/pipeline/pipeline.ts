@@ -87,7 +87,7 @@ export class ApplyPipeline extends EventEmitter<PipelineEvents> {
   private stateValue: PipelineState = 'idle';
   private stateSince: number;
 
-  constructor(private readonly opts: PipelineOptions) {
+  constructor(private opts: PipelineOptions) {
     super();
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger.child({ component: 'pipeline' });
@@ -103,6 +103,11 @@ export class ApplyPipeline extends EventEmitter<PipelineEvents> {
   updateTrust(trusted: ReadonlyMap<string, TrustedKey>, requireSignature: boolean): void {
     this.trusted = trusted;
     this.requireSignature = requireSignature;
+  }
+
+  /** New timeouts and retries (settings reload), used from the next lock wait, push or aim command on. */
+  updateTiming(timing: Pick<PipelineOptions, 'lockTimeoutMs' | 'paramTimeoutMs' | 'paramRetries' | 'aimTimeoutMs'>): void {
+    this.opts = { ...this.opts, ...timing };
   }
 
   /**
