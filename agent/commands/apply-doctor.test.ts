@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { canonicalJson, configToFcParams, generateKeyPair, loadPrivateKey, signJws, type Ack, type AimConfig } from '../../protocol/index.js';
 import { startEmbeddedBroker } from '../../sim/embedded-broker.js';
 import { startFcSim } from '../../sim/index.js';
-import { spawnCli, type Teardown } from '../../test/support/index.js';
+import { ROOT, spawnCli, type Teardown } from '../../test/support/index.js';
 
 // `aim-agent apply` and `aim-agent doctor` as an operator runs them: real processes, fc-sim over TCP.
 
@@ -72,6 +72,30 @@ t.test('aim-agent apply: plain documents need --allow-unsigned; invalid ones are
   const dry = await s.apply(s.write('dry.json', JSON.stringify(s.cfg(7, { apply: { when: 'immediate', dryRun: true } }))), ['--allow-unsigned']);
   t.equal(dry.code, 0);
   t.equal(dry.ack?.status, 'dry-run');
+});
+
+t.test('aim-agent lock run -- aim-agent apply: the apply works under the inherited lock (AIM_LOCK_TOKEN), not against it', async (t) => {
+  const s = await setup(t);
+  const file = s.write('c8.jws', s.sign(s.cfg(8)));
+  const bin = `${ROOT}dist/agent/bin/aim-agent.js`;
+  const applyArgs = [bin, 'apply', file, '--fc', s.fc.link, '--state-dir', s.stateDir, '--trust', join(s.dir, 'k.pub.pem')];
+  // Before borrowing, the apply waited for its own parent's lock until its 30 s acquire timeout and failed.
+  const run = spawnCli(t, 'aim-agent', ['lock', 'run', '--timeout', '5', '--state-dir', s.stateDir, '--', process.execPath, ...applyArgs]);
+  t.equal(await run.exited, 0, run.stderr());
+  t.match(JSON.parse(run.stdout()) as Ack, { status: 'applied', version: 8, lockToken: 1 }, 'applied under the token lock run took');
+  t.ok(configToFcParams(s.cfg(8)).every((p) => s.fc.getParam(p.name) === p.value), 'the FC holds v8');
+  const status = spawnCli(t, 'aim-agent', ['lock', 'status', '--state-dir', s.stateDir]);
+  t.equal(await status.exited, 0);
+  t.match(status.stdout(), /^aim lock: free \(last fencing token 1\)/, 'released by lock run, once');
+
+  // A token that is not the live holder's is refused, and nothing is touched.
+  const forged = spawnCli(t, 'aim-agent', ['apply', s.write('c9.jws', s.sign(s.cfg(9))), '--fc', s.fc.link, '--state-dir', s.stateDir, '--trust', join(s.dir, 'k.pub.pem')], { env: { ...process.env, AIM_LOCK_TOKEN: '1' } });
+  t.equal(await forged.exited, 1);
+  t.match(JSON.parse(forged.stdout()) as Ack, { status: 'failed', code: 'AIM_ERR_LOCK_LOST', reason: /AIM_LOCK_TOKEN 1 is not the live holder's token \(the lock is free\)/ });
+  t.equal((JSON.parse(readFileSync(join(s.stateDir, 'aim-params.json'), 'utf8')) as AimConfig).version, 8, 'the aim file is unchanged');
+  const bad = spawnCli(t, 'aim-agent', ['apply', file, '--fc', s.fc.link, '--state-dir', s.stateDir], { env: { ...process.env, AIM_LOCK_TOKEN: 'x' } });
+  t.equal(await bad.exited, 2);
+  t.match(bad.stderr(), /AIM_LOCK_TOKEN must be a lock token/);
 });
 
 t.test('aim-agent apply: usage errors exit 2', async (t) => {

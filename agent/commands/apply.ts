@@ -4,6 +4,7 @@ import { COMMON_OPTIONS, EXIT_FAILED, EXIT_OK, parseCommandArgs, UsageError, typ
 import { openFcLink } from '../fc/index.js';
 import { createLogger, silentLogger } from '../log.js';
 import { ApplyPipeline } from '../pipeline/pipeline.js';
+import type { LockPort } from '../pipeline/ports.js';
 import { loadTrustedKeys } from '../service.js';
 import { DEFAULT_STATE_DIR } from '../settings.js';
 import { AimStore, Locksmith } from '../store/index.js';
@@ -11,6 +12,7 @@ import { commandSettings } from './common.js';
 
 const USAGE = `usage: aim-agent apply FILE --fc LINK [--state-dir DIR] [--allow-unsigned] [--trust PUBKEY.pem ...] [--drone ID] [--verbose]
   FILE is a JWS or a plain aim-config (plain needs --allow-unsigned when signatures are required).
+  Under \`aim-agent lock run\` (AIM_LOCK_TOKEN set) it works under that lock instead of taking it.
   Prints the ack as JSON; exit 0 for applied, duplicate and dry-run.`;
 
 /** `aim-agent apply`: the service's pipeline and lock, without MQTT, for field benches. */
@@ -45,6 +47,9 @@ export async function applyCommand(argv: string[], io: CliIO): Promise<number> {
   await store.init();
   const locksmith = new Locksmith({ stateDir, ttlMs: (settings?.lock.ttlS ?? 10) * 1000, logger: log, command: 'aim-agent apply' });
   await locksmith.reclaimStale();
+  // Run by `aim-agent lock run`: the lock is already ours (the parent holds it); taking it again would wait forever.
+  const inherited = lockTokenFromEnv(io.env.AIM_LOCK_TOKEN);
+  const lock: LockPort = inherited === undefined ? locksmith : { acquire: () => locksmith.borrow(inherited) };
   const fc = await openFcLink(link, { logger: log });
   try {
     const pipeline = new ApplyPipeline({
@@ -53,7 +58,7 @@ export async function applyCommand(argv: string[], io: CliIO): Promise<number> {
       requireSignature,
       fc,
       store,
-      lock: locksmith,
+      lock,
       logger: log,
       lockTimeoutMs: (settings?.lock.acquireTimeoutS ?? 30) * 1000,
       paramTimeoutMs: settings?.fc.paramTimeoutMs ?? 1000,
@@ -79,4 +84,10 @@ export async function applyCommand(argv: string[], io: CliIO): Promise<number> {
     await locksmith.close();
     await fc.close();
   }
+}
+
+function lockTokenFromEnv(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!/^[1-9]\d{0,15}$/.test(value)) throw new UsageError(`AIM_LOCK_TOKEN must be a lock token (a positive integer), got ${JSON.stringify(value)}`);
+  return Number(value);
 }

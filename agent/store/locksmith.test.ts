@@ -266,3 +266,22 @@ t.test('reclaimStale cleans crash leftovers and restores a live record a dead br
   await h.assertHeld();
   t.ok(existsSync(join(dir, 'fence.token')));
 });
+
+t.test('borrow: work under a live holder’s lock by its token; the fence closes when that token is no longer held', async (t) => {
+  const dir = tempDir(t);
+  const holder = smithFor(t, dir);
+  const other = smithFor(t, dir);
+  await t.rejects(other.borrow(1), { code: 'AIM_ERR_LOCK_LOST', message: /AIM_LOCK_TOKEN 1 is not the live holder's token \(the lock is free\)/ });
+  const h = await holder.acquire();
+  await t.rejects(other.borrow(h.token + 1), { code: 'AIM_ERR_LOCK_LOST', message: /the lock is held with token 1/ });
+  const b = await other.borrow(h.token);
+  t.equal(b.token, h.token);
+  await b.assertHeld();
+  await b.release();
+  t.equal((await other.status()).state, 'held', "releasing a borrowed lock leaves the holder's lock alone");
+  await h.release();
+  await t.rejects(b.assertHeld(), { code: 'AIM_ERR_FENCED' }, 'the holder let go: a commit under the borrowed token is fenced');
+  const next = await holder.acquire();
+  await t.rejects(b.assertHeld(), { code: 'AIM_ERR_FENCED' }, 'and stays fenced when a newer holder has it');
+  await next.release();
+});

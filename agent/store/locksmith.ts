@@ -59,6 +59,14 @@ export interface BreakResult {
   verdict: LockVerdict;
 }
 
+/** A lock used on its holder's behalf (Locksmith.borrow): the holder heart-beats and releases it. */
+export interface BorrowedLock {
+  readonly token: number;
+  readonly borrowed: true;
+  assertHeld(): Promise<void>;
+  release(): Promise<void>;
+}
+
 export interface LocksmithEvents {
   /** A holder learned it lost the lock; its commits are fenced from now on. */
   lost: [LostInfo];
@@ -134,6 +142,26 @@ export class Locksmith extends EventEmitter<LocksmithEvents> {
     } finally {
       watcher?.close();
     }
+  }
+
+  /**
+   * Work under a lock another live process holds and handed over by its token (`aim-agent lock run`
+   * puts AIM_LOCK_TOKEN in its command's environment, like flock(1) passing its descriptor). Nothing is
+   * taken or released here: the holder keeps heart-beating and releases it. The handle's assertHeld (the
+   * store's commit fence) fails once that token is no longer the live holder's.
+   * Throws AIM_ERR_LOCK_LOST when the token is not the live holder's now.
+   */
+  async borrow(token: number): Promise<BorrowedLock> {
+    const check = async (code: 'AIM_ERR_LOCK_LOST' | 'AIM_ERR_FENCED') => {
+      const v = (await this.#inspect()).verdict;
+      if (v.state !== 'held' || v.owner.token !== token) {
+        const now = v.state === 'free' ? 'the lock is free' : `the lock is ${v.state === 'held' ? 'held' : 'stale'} with token ${v.owner.token}`;
+        throw new AimError(code, `AIM_LOCK_TOKEN ${token} is not the live holder's token (${now})`, { details: { token } });
+      }
+    };
+    await check('AIM_ERR_LOCK_LOST');
+    this.#log.info({ token }, 'aim lock borrowed from its holder (AIM_LOCK_TOKEN)');
+    return { token, borrowed: true, assertHeld: () => check('AIM_ERR_FENCED'), release: async () => undefined };
   }
 
   /** The lock as it is now: free, held by a live owner (for how long), or stale and why. */
