@@ -1,9 +1,9 @@
 import t from 'tap';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configToFcParams, type Ack } from '../protocol/index.js';
 import { startFcSim } from '../sim/index.js';
-import { launcherCommand, requireTool, ROOT, spawnTracked, ptyPair, waitFor, type Teardown } from '../test/support/index.js';
+import { launcherCommand, requireBuild, requireTool, ROOT, spawnTracked, ptyPair, waitFor, type Teardown } from '../test/support/index.js';
 import { harness } from './test-helpers/harness.js';
 
 // The agent exactly as the installed launcher runs it: dist/bundle (scripts/bundle/bundle.ts) with the
@@ -12,18 +12,10 @@ import { harness } from './test-helpers/harness.js';
 
 const launcher = launcherCommand();
 
-function built(t: { fail(m: string): void; plan(n: number, m: string): void }): boolean {
-  if (existsSync(launcher.script)) return true;
-  const msg = `${launcher.script} is missing: run \`npm run build\` before this test`;
-  if (process.env.CI) t.fail(msg);
-  else t.plan(0, msg);
-  return false;
-}
-
 const agentCmd = (t: Teardown, args: string[]) => spawnTracked(t, process.execPath, [...launcher.nodeFlags, launcher.script, ...args], { cwd: ROOT });
 
 t.test('the bundle carries only the agent’s MAVLink messages: no dialect files, no code generator', async (t) => {
-  if (!built(t)) return;
+  if (!requireBuild(t, launcher.script)) return;
   const meta = JSON.parse(readFileSync(join(ROOT, 'dist/bundle-meta.json'), 'utf8')) as { inputs: Record<string, unknown> };
   const inputs = Object.keys(meta.inputs);
   t.ok(inputs.some((f) => f.endsWith('agent/fc/dialect.ts')), 'agent/fc/dialect.ts is in');
@@ -33,7 +25,7 @@ t.test('the bundle carries only the agent’s MAVLink messages: no dialect files
 });
 
 t.test('bundled `run`: online, a signed config applied and acked, FC matches, SIGTERM exits 0 with offline', async (t) => {
-  if (!built(t)) return;
+  if (!requireBuild(t, launcher.script)) return;
   const h = await harness(t, { startAgent: false });
   const agent = agentCmd(t, ['run', '--settings', h.settingsFile]);
   await waitFor('bundled agent online', () => h.statuses.some((s) => s.state === 'online'), { timeoutMs: 20_000 });
@@ -49,7 +41,7 @@ t.test('bundled `run`: online, a signed config applied and acked, FC matches, SI
 });
 
 t.test('bundled `apply` over a real serial pty; `validate` and `doctor` load and answer', async (t) => {
-  if (!built(t) || !requireTool({ fail: (m) => void t.fail(m), skip: (m) => t.plan(0, m) }, 'socat')) return;
+  if (!requireBuild(t, launcher.script) || !requireTool({ fail: (m) => void t.fail(m), skip: (m) => t.plan(0, m) }, 'socat')) return;
   const h = await harness(t, { startAgent: false });
   const pty = await ptyPair(t);
   const fc = await startFcSim({ link: `serial:${pty.a}:115200` });

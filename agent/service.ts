@@ -74,8 +74,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const log = (opts.logger ?? createLogger({ level: settings.logLevel })).child({ drone: settings.droneId });
   const startedAt = performance.now();
   const trusted = loadTrustedKeys(settings.security.trustedKeys);
-  if (!settings.security.requireSignature) log.warn('security.requireSignature is false: unsigned desired configs will be applied (bench use only)');
-  else if (trusted.size === 0) log.warn('no trusted keys configured: every signed config will be rejected');
+  warnSecurity(log, settings.security.requireSignature, trusted.size);
 
   // The broker session starts first: its connect runs while the store and lock are checked and the
   // MAVLink module (the largest to load) is read, so `online` goes out as early as it can. Status says
@@ -275,7 +274,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       pipeline.updateTrust(trustedNext, next.security.requireSignature);
       pipeline.updateTiming({ lockTimeoutMs: settings.lock.acquireTimeoutS * 1000, paramTimeoutMs: settings.fc.paramTimeoutMs, paramRetries: settings.fc.paramRetries, aimTimeoutMs: settings.apply.aimTimeoutMs });
       log.level = next.logLevel;
-      if (!next.security.requireSignature) log.warn('security.requireSignature is false: unsigned desired configs will be applied (bench use only)');
+      warnSecurity(log, next.security.requireSignature, trustedNext.size);
       log.info({ applied, trustedKeys: trustedNext.size }, 'settings reloaded');
       if (needRestart.length > 0) log.warn({ needRestart }, `settings changed that take effect only after a restart (systemctl restart aim-agent): ${needRestart.join(', ')}`);
       return { applied, needRestart };
@@ -303,12 +302,18 @@ function stateName(s: PipelineState): Status['state'] {
   return s === 'idle' ? 'online' : s;
 }
 
+/** At start and on reload: a policy that applies anything, or trusts nothing, is said out loud. */
+function warnSecurity(log: Logger, requireSignature: boolean, trustedKeys: number): void {
+  if (!requireSignature) log.warn('security.requireSignature is false: unsigned desired configs will be applied (bench use only)');
+  else if (trustedKeys === 0) log.warn('no trusted keys configured: every signed config will be rejected');
+}
+
 /** Settings a reload takes at once; every other change waits for a restart. */
 const RELOADABLE = ['security.', 'logLevel', 'apply.', 'fc.paramTimeoutMs', 'fc.paramRetries', 'lock.acquireTimeoutS'];
 const isReloadable = (path: string) => RELOADABLE.some((r) => (r.endsWith('.') ? path.startsWith(r) : path === r));
 
 /** Dotted paths of the leaf settings that differ (arrays compare whole). */
-export function changedSettings(a: unknown, b: unknown, prefix = ''): string[] {
+function changedSettings(a: unknown, b: unknown, prefix = ''): string[] {
   const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
   if (!isObj(a) || !isObj(b)) return JSON.stringify(a) === JSON.stringify(b) ? [] : [prefix];
   const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();

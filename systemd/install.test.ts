@@ -5,23 +5,13 @@ import { accessSync, constants, existsSync, lstatSync, mkdirSync, mkdtempSync, r
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { requireTool, ROOT } from '../test/support/index.js';
+import { requireBuild, requireTool, ROOT } from '../test/support/index.js';
 
 const INSTALL = fileURLToPath(new URL('./install.sh', import.meta.url));
 const here = (name: string) => fileURLToPath(new URL(`./${name}`, import.meta.url));
-const BUILT = existsSync(join(ROOT, 'dist/bundle/aim-agent.js'));
 
 function need(t: Test, tool: string, pkg?: string): boolean {
   return requireTool({ fail: (m) => void t.fail(m), skip: (m) => t.plan(0, m) }, tool, pkg);
-}
-
-/** install.sh copies the built app: dist/ must exist (CI builds before testing). */
-function needBuild(t: Test): boolean {
-  if (BUILT) return true;
-  const msg = 'dist/ is missing: run `npm run build` before this test';
-  if (process.env.CI) t.fail(msg);
-  else t.plan(0, msg);
-  return false;
 }
 
 /** RAM-backed when the machine has /dev/shm: this tests the installer, not the disk (60 MB, thrice). */
@@ -66,7 +56,7 @@ function snapshot(dir: string): Map<string, string> {
 const mode = (p: string) => (lstatSync(p).mode & 0o7777).toString(8);
 
 t.test('install.sh into a DESTDIR: the files and modes, a second run changes nothing, uninstall keeps settings', async (t) => {
-  if (!needBuild(t) || !need(t, 'systemd-analyze', 'systemd')) return;
+  if (!requireBuild(t, join(ROOT, 'dist/bundle/aim-agent.js')) || !need(t, 'systemd-analyze', 'systemd')) return;
   const D = destdir(t);
   const app = join(D, 'opt/aim-agent');
 
