@@ -108,6 +108,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   // Desired messages wait until boot reconciliation has run, so an apply never races it.
   const early: Parameters<ApplyPipeline['submit']>[] = [];
   session.on('desired', (msg) => {
+    if (msg.payload.length === 0) return void pipelineRef?.withdraw(); // the ground cleared its retained desired
     const meta = { retained: msg.retained, ...(msg.responseTopic ? { responseTopic: msg.responseTopic } : {}), ...(msg.correlationData ? { correlationData: msg.correlationData } : {}) };
     if (reconciled && pipelineRef !== undefined) pipelineRef.submit(msg.payload, meta);
     else early.push([msg.payload, meta]);
@@ -166,6 +167,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   pipeline.on('ack', (ack, meta) => {
     void session
       .publishAck(ack, meta.responseTopic !== undefined ? { topic: meta.responseTopic, ...(meta.correlationData ? { correlationData: meta.correlationData } : {}) } : undefined)
+      .then(() => pipeline.ackDelivered(ack))
       .catch((err: unknown) => log.error({ err }, 'ack could not be queued'));
   });
   pipeline.on('reported', (reported) => {
@@ -174,6 +176,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     publishStatus();
   });
   pipeline.on('state', () => publishStatus());
+  pipeline.on('reconcile', () => void runReconcile());
   fc.on('up', () => {
     publishStatus();
     // The link came back (FC reboot, cable, a push cut short): the FC may hold anything now, so check it

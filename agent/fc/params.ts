@@ -96,7 +96,7 @@ const DENIED_RE = /^Param write denied \(([A-Za-z0-9_]{1,16})\)/;
  * fed by every PARAM_VALUE the FC sends (echoes, reads, other GCSs' changes).
  */
 export class ParamClient {
-  private readonly cacheMap = new Map<string, { value: number; type: number; at: number }>();
+  private readonly cacheMap = new Map<string, { value: number; type: number; at: number; seenMono: number }>();
   private readonly waiters = new Map<string, Set<(echo: ParamEcho) => void>>();
   private readonly denialWaiters = new Set<(name: string) => void>();
   readonly defaults: ParamClientDefaults;
@@ -115,8 +115,8 @@ export class ParamClient {
     core.subscribe(StatusText.MSG_ID, (f) => this.onStatusText(f));
   }
 
-  /** The last value the FC reported for `name`, from any PARAM_VALUE. */
-  cached(name: string): { value: number; type: number; at: number } | undefined {
+  /** The last value the FC reported for `name`, from any PARAM_VALUE; `at` wall ms, `seenMono` performance.now() (for "seen since" checks). */
+  cached(name: string): { value: number; type: number; at: number; seenMono: number } | undefined {
     return this.cacheMap.get(name);
   }
 
@@ -207,7 +207,7 @@ export class ParamClient {
     const pv = frame.decode(ParamValue);
     const value = readParamValue(frame.payload.subarray(0, 4), pv.paramType, this.core.encoding());
     const echo: ParamEcho = { name: pv.paramId, value, type: pv.paramType, index: pv.paramIndex, count: pv.paramCount, at: Date.now() };
-    this.cacheMap.set(echo.name, { value, type: echo.type, at: echo.at });
+    this.cacheMap.set(echo.name, { value, type: echo.type, at: echo.at, seenMono: performance.now() });
     const set = this.waiters.get(echo.name);
     if (set !== undefined) for (const fn of [...set]) fn(echo);
   }

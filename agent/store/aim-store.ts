@@ -10,6 +10,8 @@ import { procInfo, type ProcInfo } from './proc.js';
 
 export const CURRENT_FILE = 'aim-params.json';
 export const PREVIOUS_FILE = 'aim-params.prev.json';
+/** The sha256 of the last config whose ack reached the outbox (see markAcked). */
+export const ACKED_FILE = 'acked.json';
 const UNTOUCHED = 'the current aim file is untouched';
 
 export interface StoredConfig {
@@ -157,6 +159,69 @@ export class AimStore {
     this.#own(staged);
     staged.finish();
     await unlinkQuiet(this.#fs, staged.path);
+  }
+
+  /**
+   * Move an aim file that does not parse aside as aim-params.corrupt-<time>.json (kept for forensics),
+   * so a valid config can replace it. Fenced like commit. Returns the kept name, or undefined when the
+   * file is valid or absent.
+   */
+  async setAsideCorrupt(lock: LockHandle, now: Date = new Date()): Promise<string | undefined> {
+    try {
+      await this.readCurrent();
+      return undefined;
+    } catch (err) {
+      if (!isAimError(err, 'AIM_ERR_STORE_CORRUPT')) throw err;
+    }
+    await lock.assertHeld();
+    const keptAs = `aim-params.corrupt-${now.toISOString().replace(/[:.]/g, '-')}.json`;
+    try {
+      await this.#fs.rename(this.currentPath, join(this.stateDir, keptAs));
+      await fsyncDir(this.#fs, this.stateDir);
+    } catch (err) {
+      throw storeIoError('cannot move the corrupt aim file aside in', this.stateDir, err);
+    }
+    this.#log.warn({ keptAs, token: lock.token }, 'corrupt aim file moved aside');
+    return keptAs;
+  }
+
+  /** Put a file moved aside by setAsideCorrupt back (its replacement failed), unless something took its place. */
+  async restoreCorrupt(keptAs: string): Promise<void> {
+    try {
+      await this.#fs.link(join(this.stateDir, keptAs), this.currentPath);
+    } catch (err) {
+      if (errnoCode(err) === 'EEXIST') return;
+      throw storeIoError('cannot put the corrupt aim file back in', this.stateDir, err);
+    }
+  }
+
+  /**
+   * Record that the ack for `sha256` is in the outbox. A separate small file, not state.json: it is
+   * written without the aim lock, and must never race a commit's state.
+   */
+  async markAcked(sha256: string): Promise<void> {
+    const target = join(this.stateDir, ACKED_FILE);
+    const tmp = tempPath(target, 'tmp', this.#proc);
+    try {
+      await writeDurable(this.#fs, tmp, JSON.stringify({ sha256 }) + '\n');
+      await this.#fs.rename(tmp, target);
+      await fsyncDir(this.#fs, this.stateDir);
+    } catch (err) {
+      await unlinkQuiet(this.#fs, tmp);
+      throw storeIoError('cannot record the ack in', this.stateDir, err);
+    }
+  }
+
+  /** The sha256 markAcked last recorded; null when none (or the record is unreadable: an ack is then owed again, which is harmless). */
+  async readAcked(): Promise<string | null> {
+    const bytes = await readIfExists(this.#fs, join(this.stateDir, ACKED_FILE)).catch(() => undefined);
+    if (bytes === undefined) return null;
+    try {
+      const v = JSON.parse(bytes.toString('utf8')) as { sha256?: unknown };
+      return typeof v.sha256 === 'string' ? v.sha256 : null;
+    } catch {
+      return null;
+    }
   }
 
   /** Make the previous file current again (one atomic rename). Returns it, or undefined when there is none. Fenced like commit. */
