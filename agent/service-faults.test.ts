@@ -119,7 +119,8 @@ t.test('disk full while staging: failed, nothing changed on the FC or in the fil
     /* dd stops with ENOSPC: that is the point */
   }
   execFileSync('truncate', ['-s', '-16K', filler]);
-  const big = h.config(2, { params: Object.fromEntries(Array.from({ length: 1500 }, (_, i) => [`P${i}`, i])) as Record<string, number> });
+  // Big through its targets list: parameters per config are capped (MAX_CONFIG_PARAMS).
+  const big = h.config(2, { targets: [h.droneId, ...Array.from({ length: 600 }, (_, i) => `other-drone-${String(i).padStart(48, '0')}`)] });
   t.ok(validateAimConfig(big).ok);
   await h.publish(h.sign(big));
   const ack = await h.waitAck((a) => a.version === 2, 'v2 ack', 15_000);

@@ -72,10 +72,26 @@ export const ApplySchema = z
     }),
   );
 
-export const ParamsSchema = z.record(
-  z.string().check(z.regex(PARAM_NAME_RE, { message: 'parameter names are 1-16 characters of A-Z, 0-9 and _, starting with a letter' })),
-  z.number(),
-);
+/**
+ * Raw parameters per config, at most. The apply window must stay short: 64 raw parameters plus the
+ * 15 that `mount` can set are ~80 reads and ~80 verified sets, each a ~37-byte PARAM_VALUE back, about
+ * 6 KB, ~1 s of a 57600-baud telemetry radio (5.7 KB/s) shared with the streams; with a few retries it
+ * still ends well inside the 10 s shutdown grace. A gimbal setup needs a few dozen at most.
+ */
+export const MAX_CONFIG_PARAMS = 64;
+
+export const ParamsSchema = z
+  .record(
+    z.string().check(z.regex(PARAM_NAME_RE, { message: 'parameter names are 1-16 characters of A-Z, 0-9 and _, starting with a letter' })),
+    z.number(),
+  )
+  .check(
+    z.refine((o) => Object.keys(o).length <= MAX_CONFIG_PARAMS, {
+      message: `at most ${MAX_CONFIG_PARAMS} parameters per config (split a larger change into several versions)`,
+      abort: true,
+    }),
+    z.meta({ maxProperties: MAX_CONFIG_PARAMS }),
+  );
 
 export const AimConfigSchema = z
   .strictObject({
