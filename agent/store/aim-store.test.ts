@@ -188,3 +188,41 @@ t.test('ENOSPC or EIO at any step of stage or commit: a clear AIM_ERR_STORE_IO, 
     t.equal((await store.readCurrent())?.config.version, 3, `${c.name}: works again once the fault is gone`);
   }
 });
+
+t.test('a corrupt aim file is moved aside (kept for forensics) and a valid config replaces it; put back when asked', async (t) => {
+  const { stateDir, store, lock } = await setup(t);
+  t.equal(await store.setAsideCorrupt(lock), undefined, 'no file: nothing to set aside');
+  await commitDoc(store, lock, 1);
+  t.equal(await store.setAsideCorrupt(lock), undefined, 'a valid file stays');
+  writeFileSync(join(stateDir, 'aim-params.json'), '{"kind": "aim-config", torn');
+  await t.rejects(store.readState(), { code: 'AIM_ERR_STORE_CORRUPT' });
+  const kept = await store.setAsideCorrupt(lock, new Date('2026-12-01T12:00:00.123Z'));
+  t.equal(kept, 'aim-params.corrupt-2026-12-01T12-00-00-123Z.json');
+  t.equal(readFileSync(join(stateDir, kept!), 'utf8'), '{"kind": "aim-config", torn', 'kept byte for byte');
+  t.equal(await store.readCurrent(), undefined);
+  await store.restoreCorrupt(kept!);
+  await t.rejects(store.readCurrent(), { code: 'AIM_ERR_STORE_CORRUPT' }, 'put back');
+  await store.setAsideCorrupt(lock, new Date('2026-12-01T12:00:01Z'));
+  await commitDoc(store, lock, 2);
+  t.equal((await store.readCurrent())?.config.version, 2);
+  t.equal(await store.readPrevious(), undefined, 'the corrupt file never becomes .prev');
+});
+
+t.test('setAsideCorrupt is fenced like commit', async (t) => {
+  const { stateDir, store, lock } = await setup(t);
+  writeFileSync(join(stateDir, 'aim-params.json'), 'garbage');
+  const fenced = { token: lock.token, assertHeld: async () => Promise.reject(Object.assign(new Error('lost'), { code: 'AIM_ERR_FENCED' })), release: async () => undefined } as unknown as LockHandle;
+  await t.rejects(store.setAsideCorrupt(fenced), /lost/);
+  t.equal(readFileSync(join(stateDir, 'aim-params.json'), 'utf8'), 'garbage', 'left in place');
+});
+
+t.test('markAcked / readAcked: a durable record of the last ack in the outbox', async (t) => {
+  const { stateDir, store } = await setup(t);
+  t.equal(await store.readAcked(), null);
+  await store.markAcked('a'.repeat(64));
+  await store.markAcked('b'.repeat(64));
+  t.equal(await store.readAcked(), 'b'.repeat(64));
+  t.same(temps(stateDir), [], 'no temp files left');
+  writeFileSync(join(stateDir, 'acked.json'), 'not json');
+  t.equal(await store.readAcked(), null, 'unreadable: the ack is owed again (harmless)');
+});
