@@ -157,6 +157,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     lock: locksmith,
     logger: log,
     lockTimeoutMs: settings.lock.acquireTimeoutS * 1000,
+    lockTtlMs: settings.lock.ttlS * 1000,
     paramTimeoutMs: settings.fc.paramTimeoutMs,
     paramRetries: settings.fc.paramRetries,
     aimTimeoutMs: settings.apply.aimTimeoutMs,

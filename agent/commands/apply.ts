@@ -61,6 +61,7 @@ export async function applyCommand(argv: string[], io: CliIO): Promise<number> {
       lock,
       logger: log,
       lockTimeoutMs: (settings?.lock.acquireTimeoutS ?? 30) * 1000,
+      lockTtlMs: (settings?.lock.ttlS ?? 10) * 1000,
       paramTimeoutMs: settings?.fc.paramTimeoutMs ?? 1000,
       paramRetries: settings?.fc.paramRetries ?? 3,
       linkWaitMs: 10_000,

@@ -16,7 +16,8 @@ import type { FcCache } from './fc-cache.js';
 import type { Outcome } from './intake.js';
 import { failure } from './outcome.js';
 import { paramTypeName } from './param-types.js';
-import type { Clock, FcPort, LockHandlePort, StorePort } from './ports.js';
+import { FreezeFence } from './freeze-fence.js';
+import type { Clock, FcPort, LockHandlePort, StorePort, Timers } from './ports.js';
 import { UndoLog } from './undo-log.js';
 
 export interface Timing {
@@ -35,6 +36,8 @@ export interface TransactionContext {
   timing: Timing;
   /** True when the FC link is up, after a bounded wait for it. */
   linkUp(signal: AbortSignal): Promise<boolean>;
+  /** With the lock's TTL, FC writes also stop when this process was frozen long enough to lose the lock (FreezeFence). */
+  fence?: { timers: Timers; lockTtlMs: number };
 }
 
 export interface TransactionJob {
@@ -71,7 +74,8 @@ export async function applyTransaction(ctx: TransactionContext, job: Transaction
   const undo = new UndoLog(log);
   let fenced = false;
   const lockLost = () => fenced || lock.signal?.aborted === true;
-  const signal = lock.signal === undefined ? job.signal : AbortSignal.any([job.signal, lock.signal]);
+  const fence = ctx.fence === undefined ? undefined : new FreezeFence(ctx.clock, ctx.fence.timers, ctx.fence.lockTtlMs);
+  const signal = AbortSignal.any([job.signal, ...(lock.signal ? [lock.signal] : []), ...(fence ? [fence.signal] : [])]);
   const base = { lockToken: lock.token };
   let rearmed = false;
   let fcTouched = false;
@@ -80,6 +84,7 @@ export async function applyTransaction(ctx: TransactionContext, job: Transaction
     undo.discard();
     return outcome;
   } catch (err) {
+    fence?.stop();
     const failed = err instanceof StageFailure ? err.outcome : failure('internal', err, base);
     const unwound = await undo.unwind();
     if (rearmed) return { rearmed: true };
@@ -94,6 +99,8 @@ export async function applyTransaction(ctx: TransactionContext, job: Transaction
       errors: [...(failed.errors ?? []), ...unknown.map((name) => ({ path: `params.${name}`, message: 'state unknown: the rollback was not verified' }))],
     };
     return fcTouched && unknown.length > 0 ? { outcome, reconcile: `rollback not verified for ${unknown.join(', ')}` } : { outcome };
+  } finally {
+    fence?.stop();
   }
 }
 
@@ -182,12 +189,13 @@ async function stages(
   if (toSet.length > 0) {
     // Registered before the first PARAM_SET: from here on any of them may have been written.
     touchedFc();
-    undo.add('restore the FC parameters', () => restore(ctx, toSet.map((p) => p.name), before, lock, lockLost, log));
+    undo.add('restore the FC parameters', () => restore(ctx, toSet.map((p) => p.name), before, lock, lockLost, markFenced, log));
     try {
       results = await fc.params.setMany(toSet, { timeoutMs: timing.paramTimeoutMs, retries: timing.paramRetries, force: true, signal });
     } catch (err) {
-      const lost = lock.signal?.aborted === true ? lock.signal.reason : undefined;
-      throw new StageFailure(failure('push', lost ?? err, { ...base, params: diff, pushMs: clock.monotonic() - tPush }));
+      // Say why the push stopped: the lock was lost, or the process was frozen past the lock's TTL.
+      const why = lock.signal?.aborted === true ? lock.signal.reason : signal.aborted && !job.signal.aborted ? signal.reason : undefined;
+      throw new StageFailure(failure('push', why ?? err, { ...base, params: diff, pushMs: clock.monotonic() - tPush }));
     }
   }
   const params = pushedParams(diff, results);
@@ -266,7 +274,7 @@ function pushedParams(diff: ParamResult[], results: Awaited<ReturnType<FcPort['p
  * confirmed it (`ok`: its echo, or a read of it, carried the value); anything else is unknown. A lost
  * lock means another writer owns the FC now: nothing is sent, and every value is unknown.
  */
-async function restore(ctx: TransactionContext, names: string[], before: Before, lock: LockHandlePort, lost: () => boolean, log: Logger): Promise<{ ok: boolean; unknown: string[] }> {
+async function restore(ctx: TransactionContext, names: string[], before: Before, lock: LockHandlePort, lost: () => boolean, markLost: () => void, log: Logger): Promise<{ ok: boolean; unknown: string[] }> {
   const list: FcParam[] = [];
   const unknown: string[] = [];
   for (const name of names) {
@@ -274,7 +282,11 @@ async function restore(ctx: TransactionContext, names: string[], before: Before,
     if (b === undefined) unknown.push(name);
     else list.push({ name, value: b.value, type: paramTypeName(b.type) });
   }
-  if (lost()) {
+  // A rollback writes the FC too: only while the lock is ours, checked on disk (after a freeze it may not be).
+  let held = !lost();
+  if (held) held = await lock.assertHeld().then(() => true, () => false);
+  if (!held) {
+    markLost();
     log.error({ params: names }, 'rollback skipped: the aim lock was lost, another writer owns the FC');
     return { ok: false, unknown: names };
   }

@@ -315,6 +315,42 @@ t.test('FC writes are fenced: losing the lock mid-push stops the push and never 
   t.equal(c.fc.setCalls.length, 1, 'fenced commit: no restore');
 });
 
+t.test('FC writes are fenced on injected time: a holder frozen past half the lock TTL stops writing at once', async (t) => {
+  const hang = (r: ReturnType<typeof rig>, duringFreeze: () => void) => {
+    r.fc.onSet = (_l, opts, call) => {
+      if (call !== 1) return undefined;
+      return new Promise((_res, rej) => {
+        opts.signal!.addEventListener('abort', () => rej(new AimError('AIM_ERR_ABORTED', 'param set aborted')));
+        duringFreeze();
+        r.time.freeze(6000); // SIGSTOP for 6 s with a 10 s TTL
+      });
+    };
+  };
+  const taken = rig({ lockTtlMs: 10_000 });
+  hang(taken, () => taken.lock.held!.takeOver());
+  taken.pipeline.submit(raw(config(1)));
+  await taken.pipeline.idle();
+  t.match(taken.last(), { status: 'failed', stage: 'push', code: 'AIM_ERR_ABORTED', rolledBack: false, reason: /frozen for 6\d{3} ms.*aim lock was lost/ });
+  t.equal(taken.fc.setCalls.length, 1, 'taken over: no rollback writes');
+
+  const kept = rig({ lockTtlMs: 10_000 });
+  hang(kept, () => undefined);
+  kept.pipeline.submit(raw(config(1)));
+  await kept.pipeline.idle();
+  t.match(kept.last(), { status: 'failed', stage: 'push', code: 'AIM_ERR_ABORTED', rolledBack: true, reason: /frozen/ });
+  t.equal(kept.fc.setCalls.length, 2, 'still ours on disk: rolled back');
+
+  const short = rig({ lockTtlMs: 10_000 });
+  short.fc.onSet = (_l, _o, call) => {
+    if (call === 1) short.time.freeze(4000); // a stall under TTL/2 is no reason to stop
+    return undefined;
+  };
+  short.pipeline.submit(raw(config(1)));
+  await short.pipeline.idle();
+  t.match(short.last(), { status: 'applied' });
+  t.equal(short.time.pendingTimers(), 0, 'the fence timer is stopped after the transaction');
+});
+
 t.test('a corrupt aim file is replaced by a valid config and kept aside; the ack says so', async (t) => {
   const r = rig();
   r.store.current = 'corrupt';

@@ -30,6 +30,8 @@ export interface PipelineOptions {
   clock?: Clock;
   timers?: Timers;
   lockTimeoutMs?: number;
+  /** The aim lock's TTL: FC writes stop at once when this process was frozen for half of it (see FreezeFence). */
+  lockTtlMs?: number;
   /** Wait for one echo or read answer, per attempt. */
   paramTimeoutMs?: number;
   /** Requests per parameter in total. */
@@ -233,7 +235,7 @@ export class ApplyPipeline extends EventEmitter<PipelineEvents> {
       let result: Awaited<ReturnType<typeof applyTransaction>>;
       try {
         result = await applyTransaction(
-          { fc: this.opts.fc, store: this.opts.store, clock: this.clock, cache: this.cache, timing: this.timing(), linkUp: (s) => this.linkUp(s) },
+          { fc: this.opts.fc, store: this.opts.store, clock: this.clock, cache: this.cache, timing: this.timing(), linkUp: (s) => this.linkUp(s), ...(this.opts.lockTtlMs !== undefined ? { fence: { timers: this.timers, lockTtlMs: this.opts.lockTtlMs } } : {}) },
           { config, sha256, signal: job.push.signal },
           lock,
           log,

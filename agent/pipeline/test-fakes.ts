@@ -32,12 +32,18 @@ export class FakeTime implements Clock, Timers {
       const due = this.timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at)[0];
       if (due === undefined) break;
       this.timers = this.timers.filter((t) => t !== due);
-      this.wall += due.at - this.mono;
-      this.mono = due.at;
+      this.wall += Math.max(0, due.at - this.mono);
+      this.mono = Math.max(this.mono, due.at);
       due.fn();
     }
     this.wall += end - this.mono;
     this.mono = end;
+  }
+  /** The process was frozen (SIGSTOP) for `ms`: both clocks jump, then every overdue timer fires once. */
+  freeze(ms: number): void {
+    this.mono += ms;
+    this.wall += ms;
+    this.advance(0);
   }
   pendingTimers(): number {
     return this.timers.length;
@@ -108,7 +114,7 @@ export class FakeFc extends EventEmitter implements FcPort {
 
 export class FakeLock implements LockPort {
   token = 0;
-  held: (LockHandlePort & { lose(code?: 'AIM_ERR_FENCED' | 'AIM_ERR_LOCK_LOST'): void; released: boolean }) | undefined;
+  held: (LockHandlePort & { lose(code?: 'AIM_ERR_FENCED' | 'AIM_ERR_LOCK_LOST'): void; takeOver(): void; released: boolean }) | undefined;
   /** Runs while the lock is being acquired (another writer's turn, time passing). */
   onAcquire: (() => Promise<void> | void) | undefined;
   acquireError: unknown;
@@ -127,8 +133,15 @@ export class FakeLock implements LockPort {
         lost = new AimError(code, `aim lock token ${token} is no longer held`);
         ac.abort(lost);
       },
+      /** Another process took the lock; this holder learns it at its next check on disk. */
+      takeOver() {
+        lost = new AimError('AIM_ERR_FENCED', `aim lock token ${token} was taken over`);
+      },
       async assertHeld() {
-        if (lost !== undefined) throw lost;
+        if (lost !== undefined) {
+          ac.abort(lost);
+          throw lost;
+        }
       },
       async release() {
         handle.released = true;
