@@ -50,6 +50,50 @@ t.test('duplicate (live) and silent (retained, ack on record); conflict on reuse
   t.match(acks[3], { status: 'rejected', code: 'AIM_ERR_STALE', errors: [{ path: 'version' }] });
 });
 
+t.test('dry-run failures: link down, read error', async (t) => {
+  const down = rig();
+  down.fc.up = false;
+  down.pipeline.submit(raw(config(1, { apply: { when: 'immediate', dryRun: true } })));
+  await down.pipeline.idle();
+  t.match(down.last(), { status: 'failed', stage: 'read', code: 'AIM_ERR_FC_LINK', rolledBack: true });
+  const bad = rig();
+  bad.fc.params.getMany = async () => Promise.reject(new AimError('AIM_ERR_FC_TIMEOUT', 'silent'));
+  bad.pipeline.submit(raw(config(1, { apply: { when: 'immediate', dryRun: true } })));
+  await bad.pipeline.idle();
+  t.match(bad.last(), { status: 'failed', stage: 'read', code: 'AIM_ERR_FC_TIMEOUT', rolledBack: true });
+});
+
+t.test('another writer applies a newer version while this one waits for the lock: rejected stale under the lock, nothing written', async (t) => {
+  const { pipeline, lock, store, fc, acks } = rig();
+  lock.onAcquire = () => {
+    const v9 = config(9);
+    store.current = { config: v9, sha256: canonicalSha256(v9) };
+  };
+  pipeline.submit(raw(config(3)));
+  await pipeline.idle();
+  t.match(acks, [{ version: 3, status: 'rejected', stage: 'version', code: 'AIM_ERR_STALE', reason: /version 9 was applied meanwhile/ }]);
+  t.equal(fc.setCalls.length, 0);
+  t.equal(store.staged, 0);
+});
+
+t.test('the state cannot be read (disk error): failed with its code, nothing written', async (t) => {
+  const r = rig();
+  r.store.stateError = new AimError('AIM_ERR_STORE_IO', 'EIO reading state.json');
+  r.pipeline.submit(raw(config(1)));
+  await r.pipeline.idle();
+  t.match(r.last(), { status: 'failed', stage: 'state', code: 'AIM_ERR_STORE_IO', rolledBack: true });
+  t.equal(r.fc.setCalls.length, 0);
+});
+
+t.test('reboot-required parameters are named in the applied ack; the aim command result is reported', async (t) => {
+  const r = rig();
+  r.fc.values.set('MNT1_TYPE', 0);
+  r.pipeline.submit(raw(config(1, { params: { MNT1_TYPE: 1 }, aim: { pitchDeg: -20, yawDeg: 0 } })));
+  await r.pipeline.idle();
+  t.match(r.last(), { status: 'applied', reason: /MNT1_TYPE take effect after a flight-controller reboot/, aim: { result: 'accepted' } });
+  t.equal(r.fc.aimCalls, 1);
+});
+
 t.test('intake rejections: invalid, unsigned when required, not the target, expired, too many params (path params)', async (t) => {
   const { pipeline, acks, store, fc } = rig();
   pipeline.submit(Buffer.from('{"kind":'));
