@@ -1,68 +1,25 @@
 import { readFileSync } from 'node:fs';
-import { AimError, loadPublicKey, trustStore, type Status, type TrustedKey } from '../protocol/index.js';
+import { AimError } from '../protocol/index.js';
 import type { FcLink } from './fc/index.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger } from './log.js';
 import { MqttSession } from './mqtt/session.js';
-import { ApplyPipeline, type PipelineState } from './pipeline/pipeline.js';
-import { reconcile, type ReconcileResult } from './pipeline/reconcile.js';
-import { parseSettings, type Settings, type SettingsInput } from './settings.js';
+import { ApplyPipeline } from './pipeline/pipeline.js';
+import { parseSettings } from './settings.js';
 import { AimStore, Locksmith } from './store/index.js';
-import { AGENT_VERSION } from './version.js';
+import { loadTrustedKeys, warnSecurity } from './service/keys.js';
+import { readySequence } from './service/ready.js';
+import { ReconcileRunner } from './service/reconcile-runner.js';
+import { mergeReload } from './service/reload.js';
+import { StatusPublisher } from './service/status-publisher.js';
+import type { Agent, AgentOptions } from './service/types.js';
 
-/** What the service tells systemd (agent/sd-notify.ts implements it; a no-op outside systemd). */
-export interface NotifierPort {
-  ready(status?: string): Promise<void>;
-  status(text: string): Promise<void>;
-  stopping(): Promise<void>;
-  startWatchdog(healthy: () => boolean): void;
-  stopWatchdog(): void;
-}
-
-export interface AgentOptions {
-  settings: Settings | SettingsInput;
-  logger?: Logger;
-  notifier?: NotifierPort;
-  /** READY=1 at the latest after this long, with STATUS= naming what is still missing (default 15 s). */
-  readyTimeoutMs?: number;
-  /** An apply running longer than this stops the watchdog pings (default 120 s). */
-  wedgedAfterMs?: number;
-}
-
-export interface Agent {
-  readonly settings: Settings;
-  readonly pipeline: ApplyPipeline;
-  readonly session: MqttSession;
-  readonly fc: FcLink;
-  readonly store: AimStore;
-  readonly locksmith: Locksmith;
-  /** Resolves when the FC link, broker session and boot reconciliation are up (or readyTimeoutMs passed). */
-  readonly ready: Promise<void>;
-  status(): Status;
-  /**
-   * SIGHUP: take the settings that can change at run time (RELOADABLE) and return the changed ones that
-   * need a restart (droneId, broker, FC link and signing, stateDir, lock TTL/sweep). Throws, changing
-   * nothing, when a trusted key cannot be read.
-   */
-  reload(settings: Settings): { applied: string[]; needRestart: string[] };
-  stop(opts?: { graceMs?: number }): Promise<void>;
-}
-
-export function loadTrustedKeys(files: readonly string[]): Map<string, TrustedKey> {
-  const keys = files.map((f) => {
-    let pem: Buffer;
-    try {
-      pem = readFileSync(f);
-    } catch (cause) {
-      throw new AimError('AIM_ERR_KEY', `${f}: cannot read trusted key (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause });
-    }
-    return loadPublicKey(pem, f);
-  });
-  return trustStore(keys, files);
-}
+export type { Agent, AgentOptions, NotifierPort } from './service/types.js';
+export { loadTrustedKeys } from './service/keys.js';
 
 /**
  * Start the on-drone service: reclaim stale locks and clean leftovers (first act), open the FC link,
  * connect the MQTT session, reconcile the FC with the aim file, then take desired configs.
+ * This file wires the parts together; each concern lives in agent/service/.
  * @example const agent = await startAgent({ settings }); await agent.ready; … await agent.stop();
  */
 export async function startAgent(opts: AgentOptions): Promise<Agent> {
@@ -75,36 +32,14 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const startedAt = performance.now();
   const trusted = loadTrustedKeys(settings.security.trustedKeys);
   warnSecurity(log, settings.security.requireSignature, trusted.size);
+  const lifetime = new AbortController();
 
   // The broker session starts first: its connect runs while the store and lock are checked and the
   // MAVLink module (the largest to load) is read, so `online` goes out as early as it can. Status says
   // link: down until the FC link exists; desired messages wait for boot reconciliation (below).
   const session = new MqttSession({ droneId: settings.droneId, broker: settings.broker, stateDir: settings.stateDir, logger: log });
-  let fcRef: FcLink | undefined;
   let pipelineRef: ApplyPipeline | undefined;
-  let appliedVersion: number | null = null;
-  let lockState: Status['lock'] = 'free';
-  let lastReconcile: ReconcileResult | undefined;
   let reconciled = false;
-  const statusNow = (): Status => ({
-    state: stateName(pipelineRef?.state ?? 'idle'),
-    agentVersion: AGENT_VERSION,
-    link: fcRef?.status().state ?? 'down',
-    armed: fcRef?.vehicle?.armed ?? null,
-    lock: lockState,
-    uptimeS: Math.round((performance.now() - startedAt) / 1000),
-    appliedVersion,
-    at: new Date().toISOString(),
-  });
-  let lastStatusKey = '';
-  const publishStatus = (force = false) => {
-    const s = statusNow();
-    const key = `${s.state}|${s.link}|${s.armed}|${s.lock}|${s.appliedVersion}`;
-    if (!force && key === lastStatusKey) return;
-    lastStatusKey = key;
-    session.publishStatus(s);
-    void opts.notifier?.status(`v${appliedVersion ?? '-'} fc ${s.link}${s.armed ? ' armed' : ''} broker ${session.connected ? 'up' : 'down'} ${s.state}`);
-  };
   // Desired messages wait until boot reconciliation has run, so an apply never races it.
   const early: Parameters<ApplyPipeline['submit']>[] = [];
   session.on('desired', (msg) => {
@@ -112,7 +47,6 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     if (reconciled && pipelineRef !== undefined) pipelineRef.submit(msg.payload, meta);
     else early.push([msg.payload, meta]);
   });
-  session.on('connect', () => publishStatus(true));
   const sessionStarted = session.start();
   sessionStarted.catch(() => undefined); // awaited below; this only keeps an early failure from counting as unhandled
 
@@ -120,10 +54,12 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const { removedTemps } = await store.init();
   if (removedTemps.length > 0) log.warn({ removedTemps }, 'removed leftovers of an interrupted write');
   const locksmith = new Locksmith({ stateDir: settings.stateDir, ttlMs: settings.lock.ttlS * 1000, sweepMs: settings.lock.sweepS * 1000, logger: log, command: 'aim-agent run' });
+  const status = new StatusPublisher({ session, locksmith, notifier: opts.notifier, startedAt });
+  session.on('connect', () => status.publish(true));
   const reclaimed = await locksmith.reclaimStale();
   if (reclaimed !== undefined) log.warn({ owner: reclaimed.owner, reason: reclaimed.reason }, 'reclaimed a stale aim lock at start');
   locksmith.startSweep();
-  appliedVersion = (await store.readState()).appliedVersion;
+  status.appliedVersion = (await store.readState()).appliedVersion;
 
   await sessionStarted;
   // Loading the MAVLink module blocks the event loop for a few hundred ms on a Pi: let the broker
@@ -141,7 +77,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   }
 
   const { openFcLink } = await import('./fc/index.js');
-  const fc = await openFcLink(settings.fc.link, {
+  const fc: FcLink = await openFcLink(settings.fc.link, {
     logger: log,
     acceptUnsigned: settings.fc.acceptUnsigned,
     ...(settings.fc.signingKeyFile !== undefined ? { signingKey: Buffer.from(readFileSync(settings.fc.signingKeyFile, 'utf8').trim(), 'hex') } : {}),
@@ -160,8 +96,9 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     paramRetries: settings.fc.paramRetries,
     aimTimeoutMs: settings.apply.aimTimeoutMs,
   });
-  fcRef = fc;
   pipelineRef = pipeline;
+  status.attach(fc, () => pipeline.state);
+  const reconciler = new ReconcileRunner({ pipeline, fc, store, locksmith, session, logger: log, settings: () => settings, signal: lifetime.signal });
 
   pipeline.on('ack', (ack, meta) => {
     void session
@@ -169,81 +106,41 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       .catch((err: unknown) => log.error({ err }, 'ack could not be queued'));
   });
   pipeline.on('reported', (reported) => {
-    appliedVersion = reported.version;
+    status.appliedVersion = reported.version;
     void session.publishReported(reported).catch((err: unknown) => log.error({ err }, 'reported could not be queued'));
-    publishStatus();
+    status.publish();
   });
-  pipeline.on('state', () => publishStatus());
+  pipeline.on('state', () => status.publish());
   fc.on('up', () => {
-    publishStatus();
+    status.publish();
     // The link came back (FC reboot, cable, a push cut short): the FC may hold anything now, so check it
     // against the aim file again. Boot reconciliation covers the first link-up.
-    if (reconciled) void runReconcile();
+    if (reconciled) void reconciler.run();
   });
-  fc.on('down', () => publishStatus());
+  fc.on('down', () => status.publish());
   fc.on('armed', (armed) => {
-    publishStatus();
-    if (!armed && lastReconcile?.state === 'drift-armed') void runReconcile();
+    status.publish();
+    if (!armed && reconciler.last?.state === 'drift-armed') void reconciler.run();
   });
 
-  const runReconcile = () =>
-    pipeline
-      .exclusive('reconcile', async () => {
-        lastReconcile = await reconcile({ fc, store, lock: locksmith, logger: log, paramTimeoutMs: settings.fc.paramTimeoutMs, paramRetries: settings.fc.paramRetries });
-        const cur = lastReconcile.current;
-        if (cur !== undefined && lastReconcile.state !== 'fc-unavailable') {
-          const st = await store.readState();
-          const verified = lastReconcile.state === 'in-sync' || lastReconcile.state === 'repaired';
-          await session.publishReported({
-            version: cur.config.version,
-            id: cur.config.id,
-            sha256: cur.sha256,
-            appliedAt: st.appliedAt ?? new Date().toISOString(),
-            fc: { verified, drift: lastReconcile.drift, ...(lastReconcile.state === 'repaired' ? { driftRepaired: true } : {}) },
-          });
-        }
-      })
-      .catch((err: unknown) => log.error({ err }, 'reconciliation failed'));
+  status.startTimers();
+  status.publish();
 
-  const statusTimer = setInterval(() => {
-    void locksmith.status().then(
-      (v) => {
-        lockState = v.state;
-        publishStatus();
-      },
-      () => undefined,
-    );
-  }, 5000);
-  const heartbeatTimer = setInterval(() => publishStatus(true), 60_000);
-  statusTimer.unref();
-  heartbeatTimer.unref();
-  publishStatus();
-
+  const wedgedAfter = opts.wedgedAfterMs ?? 120_000;
   const ready = (async () => {
-    await runReconcile();
+    await reconciler.run();
     reconciled = true;
     for (const args of early.splice(0)) pipeline.submit(...args);
-    const deadline = opts.readyTimeoutMs ?? 15_000;
-    const t0 = performance.now();
-    while (performance.now() - t0 < deadline && !(session.connected && fc.status().state === 'up')) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          session.off('connect', done);
-          fc.off('up', done);
-          resolve();
-        };
-        const timer = setTimeout(done, Math.max(0, deadline - (performance.now() - t0)));
-        session.once('connect', done);
-        fc.once('up', done);
-      });
-    }
-    const missing = [session.connected ? '' : 'broker', fc.status().state === 'up' ? '' : 'flight controller'].filter(Boolean);
-    const text = missing.length === 0 ? `ready: v${appliedVersion ?? '-'} applied, FC and broker up` : `ready without ${missing.join(' and ')} (retrying)`;
-    log.info({ ms: Math.round(performance.now() - startedAt), missing }, 'agent ready');
-    await opts.notifier?.ready(text);
-    const wedgedAfter = opts.wedgedAfterMs ?? 120_000;
-    opts.notifier?.startWatchdog(() => !(pipeline.state === 'applying' && pipeline.stateAgeMs() > wedgedAfter));
+    await readySequence({
+      session,
+      fc,
+      notifier: opts.notifier,
+      logger: log,
+      waitMs: opts.readyTimeoutMs ?? 15_000,
+      startedAt,
+      appliedVersion: () => status.appliedVersion,
+      healthy: () => !(pipeline.state === 'applying' && pipeline.stateAgeMs() > wedgedAfter),
+    });
   })();
 
   let stopping: Promise<void> | undefined;
@@ -257,35 +154,26 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     store,
     locksmith,
     ready,
-    status: statusNow,
+    status: () => status.now(),
     reload(next) {
       const trustedNext = loadTrustedKeys(next.security.trustedKeys);
-      const changed = changedSettings(settings, next);
-      const applied = changed.filter(isReloadable);
-      const needRestart = changed.filter((p) => !isReloadable(p));
-      settings = {
-        ...settings,
-        security: next.security,
-        logLevel: next.logLevel,
-        apply: next.apply,
-        fc: { ...settings.fc, paramTimeoutMs: next.fc.paramTimeoutMs, paramRetries: next.fc.paramRetries },
-        lock: { ...settings.lock, acquireTimeoutS: next.lock.acquireTimeoutS },
-      };
+      const merged = mergeReload(settings, next);
+      settings = merged.settings;
       pipeline.updateTrust(trustedNext, next.security.requireSignature);
       pipeline.updateTiming({ lockTimeoutMs: settings.lock.acquireTimeoutS * 1000, paramTimeoutMs: settings.fc.paramTimeoutMs, paramRetries: settings.fc.paramRetries, aimTimeoutMs: settings.apply.aimTimeoutMs });
       log.level = next.logLevel;
       warnSecurity(log, next.security.requireSignature, trustedNext.size);
-      log.info({ applied, trustedKeys: trustedNext.size }, 'settings reloaded');
-      if (needRestart.length > 0) log.warn({ needRestart }, `settings changed that take effect only after a restart (systemctl restart aim-agent): ${needRestart.join(', ')}`);
-      return { applied, needRestart };
+      log.info({ applied: merged.applied, trustedKeys: trustedNext.size }, 'settings reloaded');
+      if (merged.needRestart.length > 0) log.warn({ needRestart: merged.needRestart }, `settings changed that take effect only after a restart (systemctl restart aim-agent): ${merged.needRestart.join(', ')}`);
+      return { applied: merged.applied, needRestart: merged.needRestart };
     },
     stop(stopOpts = {}) {
       stopping ??= (async () => {
         log.info('stopping');
+        lifetime.abort();
         opts.notifier?.stopWatchdog();
         await opts.notifier?.stopping();
-        clearInterval(statusTimer);
-        clearInterval(heartbeatTimer);
+        status.stopTimers();
         await pipeline.close(stopOpts.graceMs ?? settings.apply.shutdownTimeoutS * 1000);
         await session.stop();
         await locksmith.close();
@@ -296,26 +184,4 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     },
   };
   return agent;
-}
-
-function stateName(s: PipelineState): Status['state'] {
-  return s === 'idle' ? 'online' : s;
-}
-
-/** At start and on reload: a policy that applies anything, or trusts nothing, is said out loud. */
-function warnSecurity(log: Logger, requireSignature: boolean, trustedKeys: number): void {
-  if (!requireSignature) log.warn('security.requireSignature is false: unsigned desired configs will be applied (bench use only)');
-  else if (trustedKeys === 0) log.warn('no trusted keys configured: every signed config will be rejected');
-}
-
-/** Settings a reload takes at once; every other change waits for a restart. */
-const RELOADABLE = ['security.', 'logLevel', 'apply.', 'fc.paramTimeoutMs', 'fc.paramRetries', 'lock.acquireTimeoutS'];
-const isReloadable = (path: string) => RELOADABLE.some((r) => (r.endsWith('.') ? path.startsWith(r) : path === r));
-
-/** Dotted paths of the leaf settings that differ (arrays compare whole). */
-function changedSettings(a: unknown, b: unknown, prefix = ''): string[] {
-  const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-  if (!isObj(a) || !isObj(b)) return JSON.stringify(a) === JSON.stringify(b) ? [] : [prefix];
-  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
-  return keys.flatMap((k) => changedSettings(a[k], b[k], prefix ? `${prefix}.${k}` : k));
 }
