@@ -115,6 +115,8 @@ export class ApplyPipeline extends EventEmitter<PipelineEvents> {
    * before queued configs.
    */
   exclusive(name: string, fn: () => Promise<void>): Promise<void> {
+    // After close() nothing runs the task queue: a task queued now would never settle.
+    if (this.closed) return Promise.reject(new Error('pipeline closed'));
     return new Promise<void>((resolve, reject) => {
       this.tasks.push({ name, fn, done: (err) => (err === undefined ? resolve() : reject(err)) });
       this.kick();

@@ -83,7 +83,8 @@ export class StatusPublisher {
 
 /** systemd's STATUS= text: `systemctl status aim-agent` shows it. */
 export function statusLine(s: Status, brokerUp: boolean): string {
-  return `v${s.appliedVersion ?? '-'} fc ${s.link}${s.armed ? ' armed' : ''} broker ${brokerUp ? 'up' : 'down'} ${s.state}`;
+  const degraded = s.link !== 'up' || !brokerUp ? ' (degraded)' : '';
+  return `v${s.appliedVersion ?? '-'} fc ${s.link}${s.armed ? ' armed' : ''} broker ${brokerUp ? 'up' : 'down'} ${s.state}${degraded}`;
 }
 
 function stateName(s: PipelineState): Status['state'] {

@@ -26,6 +26,8 @@ export interface AgentOptions {
   readyTimeoutMs?: number;
   /** An apply running longer than this stops the watchdog pings (default 120 s). */
   wedgedAfterMs?: number;
+  /** A stop asked for while starting (SIGTERM during start-up): no READY=1 goes out; call stop() next. */
+  signal?: AbortSignal;
 }
 
 export interface Agent {
