@@ -11,6 +11,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   apply: async () => (await import('./commands/apply.js')).applyCommand,
   run: async () => (await import('./commands/run.js')).runCommand,
   doctor: async () => (await import('./commands/doctor.js')).doctorCommand,
+  'check-settings': async () => (await import('./commands/check-settings.js')).checkSettingsCommand,
 };
 
 const USAGE = `usage: aim-agent <command> [options]
@@ -23,6 +24,7 @@ commands:
   lock status|break [--force] [--json]          show or break the aim lock
   lock run [--timeout S] -- CMD ARGS...         hold the lock while CMD runs
   doctor                                        check lock, aim file, FC drift, broker
+  check-settings [--settings FILE]              check settings and the key files they name (systemctl reload runs it)
 
 every command takes --settings FILE (default /etc/aim-agent/agent.json) and --state-dir DIR
 `;

@@ -209,6 +209,9 @@ export class MqttSession extends EventEmitter<SessionEvents> {
       ]);
     }
     await Promise.race([client.endAsync(false).catch(() => undefined), delay(timeoutMs)]);
+    // end(true) does nothing while the graceful end above still waits (a frozen broker never acks):
+    // cut the socket, or it keeps the process alive past the unit's stop timeout.
+    if (!client.disconnected) client.stream?.destroy();
     client.end(true);
     await this.outbox.close();
   }

@@ -1,4 +1,4 @@
-import type { ProcInfo } from './proc.js';
+import { ownerGone, type ProcInfo } from './proc.js';
 
 /**
  * The owner record in `aim.lock`. Written once when the lock is taken and never rewritten, so its
@@ -93,14 +93,8 @@ export function judgeRecord(
     owner.heartbeatUptimeMs = heartbeat.uptimeMs;
     owner.heartbeatAt = new Date(heartbeat.wallMs).toISOString();
   }
-  if (record.bootId !== proc.bootId()) {
-    return { state: 'stale', owner, reason: `owner is from another boot (boot id ${record.bootId || '?'})` };
-  }
-  const startTime = proc.startTime(record.pid);
-  if (startTime === undefined) return { state: 'stale', owner, reason: `owner pid ${record.pid} is gone` };
-  if (startTime !== record.startTime) {
-    return { state: 'stale', owner, reason: `pid ${record.pid} now belongs to another process (start time ${startTime}, owner's ${record.startTime})` };
-  }
+  const gone = ownerGone(owner, proc);
+  if (gone !== undefined) return { state: 'stale', owner, reason: gone };
   const now = proc.uptimeMs();
   const heartbeatAgeMs = Math.max(0, now - owner.heartbeatUptimeMs);
   if (heartbeatAgeMs > record.ttlMs) {

@@ -85,7 +85,7 @@ t.test('staleness: boot id, pid gone, pid reused, heartbeat age — never the wa
   const smith = smithFor(t, dir);
   writeRecord(dir, { acquiredAt: '1970-01-01T00:00:00.000Z', heartbeatAt: '2099-01-01T00:00:00.000Z' });
   t.match(await smith.status(), { state: 'held' }, 'wall times in the record are ignored');
-  writeRecord(dir, { bootId: '00000000-0000-0000-0000-000000000000' });
+  writeRecord(dir, { bootId: '00000000-0000-0000-0000-000000000000', startTime: '1' });
   t.match(await smith.status(), { state: 'stale', reason: /another boot/ });
   writeRecord(dir, { pid: 2 ** 22 + 5 });
   t.match(await smith.status(), { state: 'stale', reason: /is gone/ });
@@ -101,7 +101,7 @@ t.test('a lock from another boot is reclaimed at start, logged with the dead own
   const dir = tempDir(t);
   const logger = capturingLogger();
   const smith = smithFor(t, dir, { logger });
-  const dead = writeRecord(dir, { bootId: 'b0075000-0000-0000-0000-000000000000', token: 41 });
+  const dead = writeRecord(dir, { bootId: 'b0075000-0000-0000-0000-000000000000', startTime: '1', token: 41 });
   const event = nextEvent<ReclaimInfo>(smith, 'reclaimed');
   const r = await smith.reclaimStale();
   t.match(r, { owner: dead, reason: /another boot/ });
@@ -169,7 +169,7 @@ t.test('a lock force-broken and not yet retaken: the old holder gets AIM_ERR_LOC
 t.test('two breakers of one stale lock: exactly one breaks it', async (t) => {
   const dir = tempDir(t);
   for (let i = 0; i < 20; i++) {
-    writeRecord(dir, { bootId: 'other-boot', token: i });
+    writeRecord(dir, { bootId: 'other-boot', startTime: '1', token: i });
     const a = smithFor(t, dir);
     const b = smithFor(t, dir);
     const events: unknown[] = [];
@@ -229,7 +229,7 @@ t.test('the sweep reclaims a stale lock within its period', async (t) => {
   const smith = smithFor(t, dir, { sweepMs: 100 });
   smith.startSweep();
   smith.startSweep();
-  writeRecord(dir, { bootId: 'gone-boot', token: 5 });
+  writeRecord(dir, { bootId: 'gone-boot', startTime: '1', token: 5 });
   const ev = await nextEvent<ReclaimInfo>(smith, 'reclaimed', { timeoutMs: 3000 });
   t.match(ev, { owner: { token: 5 }, reason: /another boot/ });
   smith.stopSweep();
