@@ -12,7 +12,7 @@ import { commandSettings } from './common.js';
 
 const USAGE = `usage: aim-agent apply FILE --fc LINK [--state-dir DIR] [--allow-unsigned] [--trust PUBKEY.pem ...] [--drone ID] [--verbose]
   FILE is a JWS or a plain aim-config (plain needs --allow-unsigned when signatures are required).
-  Under \`aim-agent lock run\` (AIM_LOCK_TOKEN set) it works under that lock instead of taking it.
+  Under \`aim-agent lock run\` (AIM_LOCK_CAPABILITY set) it works under that lock instead of taking it.
   Prints the ack as JSON; exit 0 for applied, duplicate and dry-run.`;
 
 /** `aim-agent apply`: the service's pipeline and lock, without MQTT, for field benches. */
@@ -47,9 +47,10 @@ export async function applyCommand(argv: string[], io: CliIO): Promise<number> {
   await store.init();
   const locksmith = new Locksmith({ stateDir, ttlMs: (settings?.lock.ttlS ?? 10) * 1000, logger: log, command: 'aim-agent apply' });
   await locksmith.reclaimStale();
-  // Run by `aim-agent lock run`: the lock is already ours (the parent holds it); taking it again would wait forever.
-  const inherited = lockTokenFromEnv(io.env.AIM_LOCK_TOKEN);
-  const lock: LockPort = inherited === undefined ? locksmith : { acquire: () => locksmith.borrow(inherited) };
+  // Run by `aim-agent lock run`: the lock is already ours (the parent holds it); taking it again would
+  // wait forever. Only the parent's secret capability hands it over; AIM_LOCK_TOKEN is public and grants nothing.
+  const capability = io.env.AIM_LOCK_CAPABILITY;
+  const lock: LockPort = capability === undefined || capability === '' ? locksmith : { acquire: () => locksmith.borrow(capability) };
   const fc = await openFcLink(link, { logger: log });
   try {
     const pipeline = new ApplyPipeline({
@@ -84,10 +85,4 @@ export async function applyCommand(argv: string[], io: CliIO): Promise<number> {
     await locksmith.close();
     await fc.close();
   }
-}
-
-function lockTokenFromEnv(value: string | undefined): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  if (!/^[1-9]\d{0,15}$/.test(value)) throw new UsageError(`AIM_LOCK_TOKEN must be a lock token (a positive integer), got ${JSON.stringify(value)}`);
-  return Number(value);
 }

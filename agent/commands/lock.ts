@@ -10,7 +10,8 @@ const USAGE = `usage: aim-agent lock status [--json]
 
 every form takes --settings FILE (default ${DEFAULT_SETTINGS_PATH}) and --state-dir DIR;
 with --state-dir alone no settings file is needed (lock defaults: TTL 10 s).
-lock run holds the lock while CMD runs (AIM_LOCK_TOKEN in its environment) and exits with CMD's code
+lock run holds the lock while CMD runs and exits with CMD's code; an aim-agent apply in CMD works
+under that lock (AIM_LOCK_CAPABILITY, a secret, hands it over; AIM_LOCK_TOKEN is the fencing token, for logs)
 (1 if the lock was lost while CMD ran and CMD itself succeeded).`;
 
 const LOCK_OPTIONS = { ...COMMON_OPTIONS, json: { type: 'boolean' }, force: { type: 'boolean' }, timeout: { type: 'string' } } as const;
@@ -59,6 +60,13 @@ const shellWord = (w: string) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const who = (o: LockRecord) => `pid ${o.pid}${o.command ? ` (${o.command})` : ''} on ${o.host || '?'}`;
 
+/** The verdict without the hand-over capability's hash: nothing about the capability is printed. */
+function publicVerdict(v: LockVerdict): LockVerdict {
+  if (v.state === 'free') return v;
+  const { capabilitySha256: _, ...owner } = v.owner;
+  return { ...v, owner };
+}
+
 export function describeVerdict(v: LockVerdict): string {
   if (v.state === 'free') return 'free';
   if (v.state === 'held') return `held by live ${who(v.owner)} for ${secs(v.heldMs)}, heartbeat ${secs(v.heartbeatAgeMs)} ago, token ${v.owner.token}`;
@@ -69,7 +77,7 @@ export function describeVerdict(v: LockVerdict): string {
 async function status(smith: Locksmith, io: CliIO, json: boolean): Promise<number> {
   const verdict = await smith.status();
   const lastToken = await smith.lastToken();
-  if (json) io.out(JSON.stringify({ ...verdict, lastToken }) + '\n');
+  if (json) io.out(JSON.stringify({ ...publicVerdict(verdict), lastToken }) + '\n');
   else io.out(`aim lock: ${describeVerdict(verdict)} (last fencing token ${lastToken})\n`);
   return EXIT_OK;
 }
@@ -80,7 +88,7 @@ async function breakLock(smith: Locksmith, io: CliIO, force: boolean, json: bool
     io.err(`WARNING: breaking the aim lock of a LIVE owner: ${who(before.owner)}, token ${before.owner.token}. Its next write is fenced (AIM_ERR_FENCED).\n`);
   }
   const r = await smith.breakLock({ force });
-  if (json) io.out(JSON.stringify(r) + '\n');
+  if (json) io.out(JSON.stringify({ ...r, verdict: publicVerdict(r.verdict) }) + '\n');
   else if (r.verdict.state === 'free') io.out('aim lock: free, nothing to break\n');
   else if (r.broken) io.out(`aim lock: broken (was ${describeVerdict(r.verdict)})\n`);
   else io.err('aim lock: changed while breaking it (another process took or broke it); run `aim-agent lock status`\n');
@@ -88,7 +96,7 @@ async function breakLock(smith: Locksmith, io: CliIO, force: boolean, json: bool
 }
 
 async function run(smith: Locksmith, io: CliIO, cmd: string[], timeoutMs: number): Promise<number> {
-  const handle = await smith.acquire({ timeoutMs });
+  const handle = await smith.acquire({ timeoutMs, handOver: true });
   let lostReason: string | undefined;
   smith.on('lost', (info) => {
     lostReason = info.reason;
@@ -97,7 +105,7 @@ async function run(smith: Locksmith, io: CliIO, cmd: string[], timeoutMs: number
   let code: number;
   try {
     code = await new Promise<number>((resolve) => {
-      const child = spawn(cmd[0]!, cmd.slice(1), { stdio: 'inherit', env: { ...io.env, AIM_LOCK_TOKEN: String(handle.token) } });
+      const child = spawn(cmd[0]!, cmd.slice(1), { stdio: 'inherit', env: { ...io.env, AIM_LOCK_TOKEN: String(handle.token), AIM_LOCK_CAPABILITY: handle.capability } });
       const forward = (sig: NodeJS.Signals) => child.kill(sig);
       const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
       for (const s of signals) process.on(s, forward);

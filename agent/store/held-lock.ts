@@ -13,6 +13,8 @@ export interface LockHandle {
   readonly lost: boolean;
   /** The owner record as written when the lock was taken. */
   readonly record: LockRecord;
+  /** The hand-over secret for borrow(), when acquired with `handOver`; never logged or printed. */
+  readonly capability?: string | undefined;
   /** Aborted (with the AimError) when the lock is lost: pass it to work that must stop then. */
   readonly signal: AbortSignal;
   /** Check on disk that this holding is still the current one. Throws AIM_ERR_FENCED, AIM_ERR_LOCK_LOST, or AIM_ERR_STORE_IO when the lock cannot be read. */
@@ -48,6 +50,7 @@ export class HeldLock implements LockHandle {
     private readonly host: HeldLockHost,
     readonly record: LockRecord,
     private readonly heartbeat: HeartbeatWriter,
+    readonly capability?: string,
   ) {
     this.#lastBeatMs = record.heartbeatUptimeMs;
   }

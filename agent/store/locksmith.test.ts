@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isAimError } from '../../protocol/index.js';
@@ -267,21 +268,33 @@ t.test('reclaimStale cleans crash leftovers and restores a live record a dead br
   t.ok(existsSync(join(dir, 'fence.token')));
 });
 
-t.test('borrow: work under a live holder’s lock by its token; the fence closes when that token is no longer held', async (t) => {
+t.test('borrow: only the holder\'s secret capability hands the lock over, never its token; the fence closes when that holding ends', async (t) => {
   const dir = tempDir(t);
   const holder = smithFor(t, dir);
   const other = smithFor(t, dir);
-  await t.rejects(other.borrow(1), { code: 'AIM_ERR_LOCK_LOST', message: /AIM_LOCK_TOKEN 1 is not the live holder's token \(the lock is free\)/ });
-  const h = await holder.acquire();
-  await t.rejects(other.borrow(h.token + 1), { code: 'AIM_ERR_LOCK_LOST', message: /the lock is held with token 1/ });
-  const b = await other.borrow(h.token);
+  await t.rejects(other.borrow('x'.repeat(43)), { code: 'AIM_ERR_LOCK_LOST', message: /AIM_LOCK_CAPABILITY is not the live holder's \(the lock is free\)/ });
+  const plain = await holder.acquire();
+  t.equal(plain.capability, undefined, 'no hand-over unless asked for');
+  await t.rejects(other.borrow(''), { code: 'AIM_ERR_LOCK_LOST' }, 'a holding without a capability cannot be borrowed');
+  await plain.release();
+
+  const h = await holder.acquire({ handOver: true });
+  const cap = h.capability!;
+  t.match(cap, /^[A-Za-z0-9_-]{43}$/, '32 random bytes, base64url');
+  const onDisk = readFileSync(join(dir, 'aim.lock'), 'utf8');
+  t.notOk(onDisk.includes(cap), 'the lock record never holds the capability itself');
+  t.match(JSON.parse(onDisk), { capabilitySha256: createHash('sha256').update(cap).digest('hex') });
+  await t.rejects(other.borrow(String(h.token)), { code: 'AIM_ERR_LOCK_LOST', message: /the lock is held with token 2/ }, 'the public token is no key');
+  await t.rejects(other.borrow(cap.slice(0, -1) + (cap.endsWith('A') ? 'B' : 'A')), { code: 'AIM_ERR_LOCK_LOST' });
+  const b = await other.borrow(cap);
   t.equal(b.token, h.token);
   await b.assertHeld();
   await b.release();
   t.equal((await other.status()).state, 'held', "releasing a borrowed lock leaves the holder's lock alone");
   await h.release();
-  await t.rejects(b.assertHeld(), { code: 'AIM_ERR_FENCED' }, 'the holder let go: a commit under the borrowed token is fenced');
-  const next = await holder.acquire();
+  await t.rejects(b.assertHeld(), { code: 'AIM_ERR_FENCED' }, 'the holder let go: a commit under the borrowed lock is fenced');
+  const next = await holder.acquire({ handOver: true });
   await t.rejects(b.assertHeld(), { code: 'AIM_ERR_FENCED' }, 'and stays fenced when a newer holder has it');
+  t.not(next.capability, cap, 'every holding has its own capability');
   await next.release();
 });
