@@ -55,6 +55,8 @@ t.test('aim-agent apply: a signed config is applied with the service pipeline an
   t.equal(stale.code, 1);
   t.match(stale.ack, { status: 'rejected', code: 'AIM_ERR_STALE' });
   t.match(stale.stderr, /^version: must be greater than 3$/m, 'path: message on stderr');
+  // Failed on main: a failed or rejected apply printed nothing but the JSON on stdout.
+  t.match(stale.stderr, /^aim-agent apply: rejected at version: .*\[AIM_ERR_STALE\]$/m, 'the outcome and its code on stderr');
 });
 
 t.test('aim-agent apply: plain documents need --allow-unsigned; invalid ones are rejected with paths', async (t) => {

@@ -7,7 +7,7 @@ import { silentLogger } from '../log.js';
 import { diffEntry } from '../pipeline/diff.js';
 import { DEFAULT_STATE_DIR, type Settings } from '../settings.js';
 import { AimStore, Locksmith } from '../store/index.js';
-import { commandSettings } from './common.js';
+import { commandSettings, existingStateDir } from './common.js';
 
 const USAGE = 'usage: aim-agent doctor [--settings FILE] [--state-dir DIR] [--timeout S]';
 
@@ -45,12 +45,13 @@ export async function doctorCommand(argv: string[], io: CliIO): Promise<number> 
 
   const locksmith = new Locksmith({ stateDir, logger: log });
   try {
+    existingStateDir(stateDir);
     const v = await locksmith.status();
     if (v.state === 'free') add(true, 'lock', 'free');
     else if (v.state === 'held') add(true, 'lock', `held by live pid ${v.owner.pid} (${v.owner.command ?? 'unknown command'}) for ${Math.round(v.heldMs / 1000)} s, token ${v.owner.token}`);
     else add(false, 'lock', `STALE (${v.reason}), owner pid ${v.owner.pid}; the service reclaims it, or run: aim-agent lock break`);
   } catch (err) {
-    add(false, 'lock', `cannot read: ${String(err)}`);
+    add(false, 'lock', err instanceof Error ? err.message : String(err));
   } finally {
     await locksmith.close();
   }

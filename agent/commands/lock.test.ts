@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../cli.js';
@@ -88,6 +88,8 @@ t.test('--settings FILE supplies the state dir; usage errors exit 2', async (t) 
   const dir = tempDir(t);
   const settings = join(dir, 'agent.json');
   writeFileSync(settings, JSON.stringify({ droneId: 'd1', broker: { url: 'mqtt://x' }, fc: { link: 'tcp:127.0.0.1:5760' }, stateDir: join(dir, 'state'), lock: { ttlS: 3 } }));
+  t.match(await cli(['lock', 'status', '--settings', settings]), { code: 1, err: /state: no such directory/ });
+  mkdirSync(join(dir, 'state'));
   t.match(await cli(['lock', 'status', '--settings', settings]), { code: 0, out: /free/ });
   t.match(await cli(['lock', 'status', '--settings', join(dir, 'missing.json')]), { code: 1, err: /AIM_ERR_SETTINGS/ });
   for (const argv of [['lock'], ['lock', 'bogus', '--state-dir', dir], ['lock', 'status', '--force', '--state-dir', dir], ['lock', 'run', '--state-dir', dir], ['lock', 'run', '--state-dir', dir, '--'], ['lock', 'run', '--timeout', 'soon', '--state-dir', dir, '--', 'true'], ['lock', 'status', 'extra', '--state-dir', dir]]) {

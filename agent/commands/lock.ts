@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, parseCommandArgs, COMMON_OPTIONS, type CliIO } from '../cli-io.js';
-import { DEFAULT_SETTINGS_PATH, SettingsSchema, loadSettings } from '../settings.js';
+import { DEFAULT_SETTINGS_PATH, SettingsSchema } from '../settings.js';
 import { Locksmith, type LockRecord, type LockVerdict } from '../store/index.js';
+import { existingStateDir, loadSettingsFile } from './common.js';
 
 const USAGE = `usage: aim-agent lock status [--json]
        aim-agent lock break [--force] [--json]
@@ -35,6 +36,8 @@ export async function lockCommand(argv: string[], io: CliIO): Promise<number> {
     if (values[opt] !== undefined && !accepts.includes(opt)) throw new UsageError(`lock ${sub} does not take --${opt}`);
   }
   const cfg = lockSettings(values.settings, values['state-dir']);
+  // status and break only look: a mistyped directory is an error, not a "free" lock. run creates it, as flock(1) does its file.
+  if (sub !== 'run') existingStateDir(cfg.stateDir);
   const smith = new Locksmith({ stateDir: cfg.stateDir, ttlMs: cfg.ttlMs, command: sub === 'run' ? `aim-agent lock run -- ${rest.slice(dash + 1).map(shellWord).join(' ')}` : `aim-agent lock ${sub}` });
   try {
     if (sub === 'status') return await status(smith, io, values.json === true);
@@ -52,7 +55,7 @@ function lockSettings(settingsFile: string | undefined, stateDir: string | undef
   // With --state-dir alone no settings file is read: the lock's defaults come from the settings schema.
   const defaults = SettingsSchema.shape.lock.parse(undefined);
   if (settingsFile === undefined && stateDir !== undefined) return { stateDir, ttlMs: defaults.ttlS * 1000, acquireTimeoutS: defaults.acquireTimeoutS };
-  const s = loadSettings(settingsFile ?? DEFAULT_SETTINGS_PATH);
+  const s = loadSettingsFile(settingsFile ?? DEFAULT_SETTINGS_PATH);
   return { stateDir: stateDir ?? s.stateDir, ttlMs: s.lock.ttlS * 1000, acquireTimeoutS: s.lock.acquireTimeoutS };
 }
 

@@ -42,7 +42,7 @@ t.test('invalid examples: exit 1, one path: message line per error on stderr', a
   }
   const missing = await run(['validate', '/nonexistent.json']);
   t.equal(missing.code, 1);
-  t.match(missing.err, /\$: cannot read \/nonexistent.json: ENOENT/);
+  t.equal(missing.err, '/nonexistent.json: no such file\n', 'a missing file is reported the one way');
 });
 
 t.test('--json prints a machine-readable verdict', async (t) => {
@@ -80,7 +80,41 @@ t.test('usage errors exit 2', async (t) => {
   t.equal((await run(['validate', '--bogus', 'a'])).code, 2);
   t.equal((await run(['nonsense'])).code, 2);
   t.equal((await run([])).code, 2);
-  t.equal((await run(['validate', 'x', '--trust', '/nonexistent.pem'])).code, 2);
+});
+
+// Each failed on main: --trust /missing.pem exited 2 with a raw ENOENT, a private key was trusted,
+// --settings was ignored (its trusted keys too) and a missing settings file passed silently.
+t.test('trusted keys: a missing key file is AIM_ERR_KEY `path: no such file`, a private key is refused, --settings supplies keys', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'aim-validate-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const missingKey = await run(['validate', EX + 'full.json', '--trust', '/nonexistent.pem']);
+  t.same(missingKey, { code: 1, out: '', err: 'aim-agent validate: /nonexistent.pem: no such file [AIM_ERR_KEY]\n' });
+
+  const k = generateKeyPair();
+  writeFileSync(join(dir, 'k.pem'), k.privatePem);
+  writeFileSync(join(dir, 'k.pub.pem'), k.publicPem);
+  const priv = await run(['validate', EX + 'full.json', '--trust', join(dir, 'k.pem')]);
+  t.equal(priv.code, 1);
+  t.match(priv.err, /k\.pem: is a private key.*\[AIM_ERR_KEY\]/);
+
+  const missingSettings = await run(['validate', EX + 'full.json', '--settings', join(dir, 'nope.json')]);
+  t.same(missingSettings, { code: 1, out: '', err: `aim-agent validate: ${join(dir, 'nope.json')}: no such file [AIM_ERR_SETTINGS]\n` });
+
+  const settings = join(dir, 'agent.json');
+  writeFileSync(settings, JSON.stringify({ droneId: 'd1', broker: { url: 'mqtt://127.0.0.1:1' }, fc: { link: 'tcp:127.0.0.1:5760' }, security: { trustedKeys: [join(dir, 'k.pub.pem')] } }));
+  const jws = signJws('{"kind":"aim-config","schemaVersion":1,"version":9,"id":"signed","issuedAt":"2026-11-26T13:00:00Z"}', loadPrivateKey(k.privatePem));
+  writeFileSync(join(dir, 'c.jws'), jws);
+  const viaSettings = await run(['validate', join(dir, 'c.jws'), '--settings', settings]);
+  t.equal(viaSettings.code, 0, viaSettings.err);
+  t.match(viaSettings.out, `signature=verified (kid ${k.kid})`, "verified with the settings' trusted key");
+  const other = generateKeyPair();
+  writeFileSync(join(dir, 'o.jws'), signJws('{"kind":"aim-config","schemaVersion":1,"version":9,"id":"x","issuedAt":"2026-11-26T13:00:00Z"}', loadPrivateKey(other.privatePem)));
+  const untrusted = await run(['validate', join(dir, 'o.jws'), '--settings', settings]);
+  t.equal(untrusted.code, 1, 'a JWS by a key the settings do not trust fails, as the agent would reject it');
+  t.match(untrusted.err, /untrusted key/);
+  const plain = await run(['validate', EX + 'minimal.json', '--settings', settings]);
+  t.equal(plain.code, 1, 'a plain document fails when the settings require signatures');
+  t.match(plain.err, /unsigned document, but the settings require one/);
 });
 
 t.test('the real executable gives the same exit codes', async (t) => {
