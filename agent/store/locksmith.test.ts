@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { isAimError } from '../../protocol/index.js';
 import { nextEvent, waitFor } from '../../test/support/index.js';
 import { Locksmith, nodeFs, procInfo, readUptimeMs, type LockRecord, type LocksmithOptions, type ReclaimInfo } from './index.js';
+import { decodeHeartbeat } from './heartbeat-file.js';
 import { LockDir } from './lock-dir.js';
 import { silentStoreLogger, type StoreLogger } from './logger.js';
 
@@ -114,15 +115,32 @@ t.test('a lock from another boot is reclaimed at start, logged with the dead own
   t.ok(h.token > 41, 'the next token is above the reclaimed one');
 });
 
-t.test('the heartbeat keeps a live holder fresh well past its TTL', async (t) => {
+t.test('the heartbeat keeps a live holder fresh past its TTL; without beats it is stale exactly after the TTL (injected clock and timer)', async (t) => {
   const dir = tempDir(t);
-  const holder = smithFor(t, dir, { ttlMs: 200 });
+  let now = readUptimeMs();
+  const proc = { ...procInfo, uptimeMs: () => now };
+  const beats: (() => void)[] = [];
+  const periods: number[] = [];
+  const timers = {
+    setInterval: (fn: () => void, ms: number) => (periods.push(ms), beats.push(fn)),
+    clearInterval: () => undefined,
+  };
+  const holder = smithFor(t, dir, { proc, timers });
   const h = await holder.acquire();
-  const start = readUptimeMs();
-  await waitFor('3 TTLs to pass', () => readUptimeMs() > start + 700, { timeoutMs: 5000 });
-  const v = await smithFor(t, dir).status();
-  t.match(v, { state: 'held', owner: { token: h.token } });
+  t.same(periods, [2500], 'one heartbeat timer, every TTL/4');
+  const judge = smithFor(t, dir, { proc });
+  const beatOnDisk = () => decodeHeartbeat(readFileSync(join(dir, `aim.lock.hb-${h.token}`)))?.uptimeMs;
+  for (let i = 1; i <= 12; i++) {
+    now += 2500; // three TTLs in all
+    beats[0]!();
+    await waitFor(`beat ${i} written`, () => beatOnDisk() === now, { timeoutMs: 5000 });
+    t.match(await judge.status(), { state: 'held', owner: { token: h.token }, heartbeatAgeMs: 0 }, `after ${i * 2.5} s`);
+  }
   t.notOk(h.lost);
+  now += 10_000;
+  t.match(await judge.status(), { state: 'held', heartbeatAgeMs: 10_000 }, 'a beat exactly one TTL old is still live');
+  now += 1;
+  t.match(await judge.status(), { state: 'stale', reason: /heartbeat is 10001 ms old, more than the 10000 ms TTL/ });
 });
 
 t.test('a frozen holder (heartbeat older than TTL) is broken; it learns it lost and is fenced', async (t) => {

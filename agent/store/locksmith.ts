@@ -6,7 +6,7 @@ import { AimError, isAimError } from '../../protocol/errors.js';
 import { DIR_MODE, deadLeftovers, errnoCode, nodeFs, readIfExists, storeIoError, tempPath, unlinkQuiet, writeDurable, type StoreFs } from './durable-fs.js';
 import { readTokenCounter, tokenFloorFromDir, writeTokenCounter } from './fence-token.js';
 import { HeartbeatWriter, heartbeatPath, heartbeatToken } from './heartbeat-file.js';
-import { HeldLock, type LockHandle, type LostInfo } from './held-lock.js';
+import { HeldLock, unrefIntervals, type IntervalTimers, type LockHandle, type LostInfo } from './held-lock.js';
 import { LOCK_FILE, LockDir, type Inspection } from './lock-dir.js';
 import { parseRecord, serializeRecord, type LockRecord, type LockVerdict } from './lock-record.js';
 import { silentStoreLogger, type StoreLogger } from './logger.js';
@@ -46,6 +46,8 @@ export interface LocksmithOptions {
   command?: string;
   fs?: StoreFs;
   proc?: ProcInfo;
+  /** The heartbeat's interval timer (default: real, unref'd). */
+  timers?: IntervalTimers;
 }
 
 export interface ReclaimInfo {
@@ -82,6 +84,7 @@ export class Locksmith extends EventEmitter<LocksmithEvents> {
   readonly pollMs: number;
   readonly #fs: StoreFs;
   readonly #proc: ProcInfo;
+  readonly #timers: IntervalTimers;
   readonly #log: StoreLogger;
   readonly #command: string | undefined;
   readonly #dir: LockDir;
@@ -100,6 +103,7 @@ export class Locksmith extends EventEmitter<LocksmithEvents> {
     this.pollMs = opts.pollMs ?? 50;
     this.#fs = opts.fs ?? nodeFs;
     this.#proc = opts.proc ?? procInfo;
+    this.#timers = opts.timers ?? unrefIntervals;
     this.#log = opts.logger ?? silentStoreLogger;
     this.#command = opts.command;
     this.#dir = new LockDir(this.stateDir, this.#fs, this.#proc, this.#log);
@@ -318,6 +322,7 @@ export class Locksmith extends EventEmitter<LocksmithEvents> {
       {
         lockDir: this.#dir,
         ttlMs: this.ttlMs,
+        timers: this.#timers,
         onLost: (info) => this.emit('lost', info),
         onReleased: (h) => this.#held.delete(h),
       },
