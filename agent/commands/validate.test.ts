@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { generateKeyPair, loadPrivateKey, signJws } from '../../protocol/index.js';
 import { main } from '../cli.js';
 import type { CliIO } from '../cli-io.js';
-import { spawnTs } from '../../test/support/index.js';
+import { spawnCli } from '../../test/support/index.js';
 
 const EX = 'protocol/examples/';
 
@@ -118,11 +118,11 @@ t.test('trusted keys: a missing key file is AIM_ERR_KEY `path: no such file`, a 
 });
 
 t.test('the real executable gives the same exit codes', async (t) => {
-  const ok = spawnTs(t, 'agent/bin/aim-agent.ts', ['validate', EX + 'full.json']);
+  const ok = spawnCli(t, 'aim-agent', ['validate', EX + 'full.json']);
   t.equal(await ok.exited, 0);
-  const bad = spawnTs(t, 'agent/bin/aim-agent.ts', ['validate', EX + 'invalid/infinity.json']);
+  const bad = spawnCli(t, 'aim-agent', ['validate', EX + 'invalid/infinity.json']);
   t.equal(await bad.exited, 1);
   t.match(bad.stderr(), 'params.MNT1_LEAD_PTCH: invalid JSON: number 1e999 is out of range');
-  const usage = spawnTs(t, 'agent/bin/aim-agent.ts', ['validate']);
+  const usage = spawnCli(t, 'aim-agent', ['validate']);
   t.equal(await usage.exited, 2);
 });
