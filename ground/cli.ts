@@ -1,5 +1,5 @@
-import { isAimError } from '../protocol/index.js';
-import { EXIT_FAILED, EXIT_USAGE, UsageError, type CliIO } from './cli-io.js';
+import { cliErrorExit } from '../protocol/index.js';
+import { EXIT_USAGE, type CliIO } from './cli-io.js';
 
 type Command = (argv: string[], io: CliIO) => Promise<number>;
 
@@ -44,15 +44,6 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   try {
     return await (await load())(rest, io);
   } catch (err) {
-    if (err instanceof UsageError) {
-      io.err(`aimctl ${name}: ${err.message}\n`);
-      return EXIT_USAGE;
-    }
-    if (isAimError(err)) {
-      io.err(`aimctl ${name}: ${err.message} [${err.code}]\n`);
-      return EXIT_FAILED;
-    }
-    io.err(`aimctl ${name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    return EXIT_FAILED;
+    return cliErrorExit(`aimctl ${name}`, err, io.err);
   }
 }

@@ -27,4 +27,4 @@ export { GimbalClient, type PointCommand, type GimbalResult, type RoiResult, typ
 export type { CommandOutcome, CommandOptions, CommandResult, CommandSpec } from './command.js';
 export type { AutopilotInfo } from './capabilities.js';
 export { chooseEncoding, type ParamEncoding } from './param-encoding.js';
-export type { BackoffOptions } from './backoff.js';
+export type { BackoffOptions } from '../backoff.js';

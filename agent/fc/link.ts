@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { MavLinkData } from 'node-mavlink';
 import { AimError } from '../../protocol/errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import type { BackoffOptions } from './backoff.js';
+import type { BackoffOptions } from '../backoff.js';
 import { requestAutopilotInfo, type AutopilotInfo } from './capabilities.js';
 import { CommandSender, type CommandOptions, type CommandResult, type CommandSpec } from './command.js';
 import { FrameDecoder, FrameEncoder, zeroCounters, type Frame, type WireCounters } from './framing.js';
