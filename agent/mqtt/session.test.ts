@@ -23,6 +23,9 @@ interface Published {
 
 class FakeClient extends EventEmitter implements SessionClient {
   connected = false;
+  get disconnected(): boolean {
+    return !this.connected;
+  }
   readonly published: Published[] = [];
   readonly subscribed: string[] = [];
   readonly asyncPublished: { topic: string; payload: string; retain: boolean }[] = [];

@@ -10,6 +10,9 @@ import { Outbox, type OutboxEntry } from './outbox.js';
 /** The part of an MQTT.js client the session uses; tests pass a fake. */
 export interface SessionClient {
   readonly connected: boolean;
+  readonly disconnected: boolean;
+  /** The socket under the client; cut when a graceful end cannot finish (a frozen broker). */
+  readonly stream?: { destroy(): unknown };
   on(event: 'connect', listener: (connack: { sessionPresent: boolean }) => void): unknown;
   on(event: 'message', listener: (topic: string, payload: Buffer, packet: IPublishPacket) => void): unknown;
   on(event: 'close', listener: () => void): unknown;
