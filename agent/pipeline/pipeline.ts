@@ -489,7 +489,8 @@ export class ApplyPipeline extends EventEmitter<PipelineEvents> {
     }
     try {
       const results = await this.opts.fc.params.setMany(list, { timeoutMs: this.opts.paramTimeoutMs ?? 1000, retries: this.opts.paramRetries ?? 3, force: true, signal: AbortSignal.timeout(15_000) });
-      const ok = results.every((r) => r.result === 'ok' || r.result === 'unchanged');
+      // A denial whose echo carries the old value (a read-only parameter the push never changed) holds it.
+      const ok = results.every((r) => r.result === 'ok' || r.result === 'unchanged' || (r.result === 'denied' && r.got === r.want));
       log[ok ? 'warn' : 'error']({ restored: results.filter((r) => r.result === 'ok').length, results: ok ? undefined : results }, ok ? 'rollback verified' : 'rollback incomplete');
       return ok;
     } catch (err) {
