@@ -9,6 +9,7 @@ import { loadTrustedKeys } from '../service.js';
 import { DEFAULT_STATE_DIR } from '../settings.js';
 import { AimStore, Locksmith } from '../store/index.js';
 import { commandSettings } from './common.js';
+import { fcSigningOptions } from './fc-signing.js';
 
 const USAGE = `usage: aim-agent apply FILE --fc LINK [--state-dir DIR] [--allow-unsigned] [--trust PUBKEY.pem ...] [--drone ID] [--verbose]
   FILE is a JWS or a plain aim-config (plain needs --allow-unsigned when signatures are required).
@@ -50,7 +51,7 @@ export async function applyCommand(argv: string[], io: CliIO): Promise<number> {
   // Run by `aim-agent lock run`: the lock is already ours (the parent holds it); taking it again would wait forever.
   const inherited = lockTokenFromEnv(io.env.AIM_LOCK_TOKEN);
   const lock: LockPort = inherited === undefined ? locksmith : { acquire: () => locksmith.borrow(inherited) };
-  const fc = await openFcLink(link, { logger: log });
+  const fc = await openFcLink(link, { logger: log, ...fcSigningOptions(settings?.fc) });
   try {
     const pipeline = new ApplyPipeline({
       droneId: values.drone ?? settings?.droneId ?? 'local',

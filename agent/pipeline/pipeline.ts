@@ -17,6 +17,7 @@ import type { Logger } from '../log.js';
 import { makeAck, type AckFields, type AckSubject } from './ack.js';
 import { intake, type Outcome } from './intake.js';
 import { diffEntry } from './diff.js';
+import { linkDownReason, signingTrouble } from './link-diagnosis.js';
 import { paramTypeName } from './param-types.js';
 import { systemClock, type Clock, type FcPort, type LockHandlePort, type LockPort, type StorePort } from './ports.js';
 
@@ -283,7 +284,7 @@ export class ApplyPipeline extends EventEmitter<PipelineEvents> {
 
   private async dryRun(wanted: FcParam[], job: Job, log: Logger): Promise<Outcome> {
     if (!(await this.linkUp(job.push.signal))) {
-      return { status: 'failed', stage: 'read', code: 'AIM_ERR_FC_LINK', reason: 'dry run needs the flight controller, and its link is down', rolledBack: true };
+      return { status: 'failed', stage: 'read', code: 'AIM_ERR_FC_LINK', reason: linkDownReason(this.opts.fc.status(), 'dry run needs the flight controller, and its link is down'), rolledBack: true };
     }
     let current: Map<string, { value: number; type: number } | undefined>;
     try {
@@ -355,7 +356,7 @@ export class ApplyPipeline extends EventEmitter<PipelineEvents> {
     const abortStaged = () => this.opts.store.abort(staged).catch((err: unknown) => log.warn({ err }, 'could not remove the staged file'));
     if (!(await this.linkUp(signal))) {
       await abortStaged();
-      return { ...base, status: 'failed', stage: 'read', code: 'AIM_ERR_FC_LINK', reason: 'flight-controller link is down; nothing was changed', rolledBack: true };
+      return { ...base, status: 'failed', stage: 'read', code: 'AIM_ERR_FC_LINK', reason: `${linkDownReason(this.opts.fc.status())}; nothing was changed`, rolledBack: true };
     }
     const tPush = this.clock.monotonic();
     // ArduPilot answers a read in ~100 ms and sends every PARAM_VALUE (its set echoes included) to every
@@ -378,6 +379,9 @@ export class ApplyPipeline extends EventEmitter<PipelineEvents> {
     const unknown = diff.filter((d) => d.result === 'unknown');
     if (unknown.length > 0) {
       await abortStaged();
+      // Unanswered because the FC drops our unsigned frames: a link problem, not missing parameters.
+      const signing = signingTrouble(this.opts.fc.status());
+      if (signing !== undefined) return { ...base, status: 'failed', stage: 'read', code: 'AIM_ERR_FC_LINK', reason: `${signing}; nothing was changed`, params: diff, rolledBack: true };
       return {
         ...base,
         status: 'failed',
