@@ -8,6 +8,7 @@ import type { LockPort } from '../pipeline/ports.js';
 import { DEFAULT_SETTINGS_PATH } from '../settings.js';
 import { AimStore, Locksmith } from '../store/index.js';
 import { commandSettings, loadTrustedKeyFiles } from './common.js';
+import { fcSigningOptions } from './fc-signing.js';
 
 const USAGE = `usage: aim-agent apply FILE --fc LINK --state-dir DIR [--allow-unsigned] [--trust PUBKEY.pem ...] [--drone ID] [--verbose]
        aim-agent apply FILE [--settings FILE] [--fc LINK] [--state-dir DIR] ...
@@ -52,7 +53,7 @@ export async function applyCommand(argv: string[], io: CliIO): Promise<number> {
   // wait forever. Only the parent's secret capability hands it over; AIM_LOCK_TOKEN is public and grants nothing.
   const capability = io.env.AIM_LOCK_CAPABILITY;
   const lock: LockPort = capability === undefined || capability === '' ? locksmith : { acquire: () => locksmith.borrow(capability) };
-  const fc = await openFcLink(link, { logger: log });
+  const fc = await openFcLink(link, { logger: log, ...fcSigningOptions(settings?.fc) });
   try {
     const pipeline = new ApplyPipeline({
       droneId: values.drone ?? settings?.droneId ?? 'local',

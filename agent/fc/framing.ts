@@ -34,10 +34,12 @@ export interface WireCounters {
   seqGaps: number;
   badSignatures: number;
   unsignedDropped: number;
+  /** Signed frames taken without a check because we have no key: the FC has signing on and we do not. */
+  signedUnverified: number;
 }
 
 export function zeroCounters(): WireCounters {
-  return { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, crcErrors: 0, seqGaps: 0, badSignatures: 0, unsignedDropped: 0 };
+  return { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, crcErrors: 0, seqGaps: 0, badSignatures: 0, unsignedDropped: 0, signedUnverified: 0 };
 }
 
 /**
@@ -93,6 +95,8 @@ export class FrameDecoder {
         this.counters.badSignatures++;
         return;
       }
+    } else if (signed) {
+      this.counters.signedUnverified++;
     }
     this.counters.framesIn++;
     const { sysid, compid, seq, msgid } = packet.header;

@@ -12,6 +12,7 @@ import {
 import type { Logger } from '../log.js';
 import { windowOpen } from './apply-window.js';
 import { diffEntry } from './diff.js';
+import { linkDownReason, signingTrouble } from './link-diagnosis.js';
 import type { FcCache } from './fc-cache.js';
 import type { Outcome } from './intake.js';
 import { failure } from './outcome.js';
@@ -156,7 +157,7 @@ async function stages(
   undo.add('remove the staged file', () => store.abort(staged).catch((err: unknown) => log.warn({ err }, 'could not remove the staged file')));
 
   if (!(await ctx.linkUp(signal))) {
-    throw new StageFailure({ ...base, status: 'failed', stage: 'read', code: 'AIM_ERR_FC_LINK', reason: 'flight-controller link is down; nothing was changed' });
+    throw new StageFailure({ ...base, status: 'failed', stage: 'read', code: 'AIM_ERR_FC_LINK', reason: `${linkDownReason(fc.status())}; nothing was changed` });
   }
   const wanted = configToFcParams(config);
   const tPush = clock.monotonic();
@@ -177,6 +178,9 @@ async function stages(
   const diff = wanted.map((p) => diffEntry(p, before.get(p.name)));
   const unknown = diff.filter((d) => d.result === 'unknown');
   if (unknown.length > 0) {
+    // Unanswered because the FC drops our unsigned frames: a link problem, not missing parameters.
+    const signing = signingTrouble(fc.status());
+    if (signing !== undefined) throw new StageFailure({ ...base, status: 'failed', stage: 'read', code: 'AIM_ERR_FC_LINK', reason: `${signing}; nothing was changed`, params: diff });
     throw new StageFailure({ ...base, status: 'failed', stage: 'read', code: 'AIM_ERR_FC_REJECTED', reason: `the flight controller has no parameter ${unknown.map((u) => u.name).join(', ')}; nothing was changed`, params: diff });
   }
   const toSet = wanted
@@ -298,7 +302,8 @@ async function restore(ctx: TransactionContext, names: string[], before: Before,
   const signal = lock.signal === undefined ? AbortSignal.timeout(15_000) : AbortSignal.any([AbortSignal.timeout(15_000), lock.signal]);
   try {
     const results = await ctx.fc.params.setMany(list, { timeoutMs: ctx.timing.paramTimeoutMs, retries: ctx.timing.paramRetries, force: true, signal });
-    const verified = new Set(results.filter((r) => r.result === 'ok').map((r) => r.name));
+    // A denial whose echo carries the old value (a read-only parameter the push never changed) holds it.
+    const verified = new Set(results.filter((r) => r.result === 'ok' || (r.result === 'denied' && r.got === r.want)).map((r) => r.name));
     for (const p of list) if (!verified.has(p.name)) unknown.push(p.name);
     const ok = unknown.length === 0;
     log[ok ? 'warn' : 'error']({ restored: verified.size, unknown }, ok ? 'rollback verified' : 'rollback incomplete');

@@ -5,6 +5,7 @@ import { makeAck, type AckFields, type AckSubject } from './ack.js';
 import { applyTransaction, readOptions, type Timing } from './apply-transaction.js';
 import { waitForWindow, windowClosedReason, windowOpen } from './apply-window.js';
 import { diffEntry } from './diff.js';
+import { linkDownReason } from './link-diagnosis.js';
 import { FcCache } from './fc-cache.js';
 import { intake, type Outcome } from './intake.js';
 import { failure } from './outcome.js';
@@ -305,7 +306,7 @@ export class ApplyPipeline extends EventEmitter<PipelineEvents> {
 
   private async dryRun(wanted: FcParam[], job: Job, log: Logger): Promise<Outcome> {
     if (!(await this.linkUp(job.push.signal))) {
-      return { status: 'failed', stage: 'read', code: 'AIM_ERR_FC_LINK', reason: 'dry run needs the flight controller, and its link is down', rolledBack: true };
+      return { status: 'failed', stage: 'read', code: 'AIM_ERR_FC_LINK', reason: linkDownReason(this.opts.fc.status(), 'dry run needs the flight controller, and its link is down'), rolledBack: true };
     }
     let current: Map<string, { value: number; type: number } | undefined>;
     try {
