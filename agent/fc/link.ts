@@ -93,6 +93,8 @@ export class FcLink extends EventEmitter<FcLinkEvents> {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private askTimer: NodeJS.Timeout | undefined;
   private lastError: string | null = null;
+  /** Answers from the FC to our requests on this connection: proof that it hears us (see absence.ts). */
+  private answers = 0;
   /** The error last reported in this outage: retries failing the same way are logged once, not emitted again. */
   private reportedInOutage: string | undefined;
   private info: AutopilotInfo | undefined;
@@ -245,6 +247,8 @@ export class FcLink extends EventEmitter<FcLinkEvents> {
       },
       closing: this.closeCtl.signal,
       encoding: () => this.encoding,
+      wire: () => ({ framesIn: this.counters.framesIn, seqGaps: this.counters.seqGaps, crcErrors: this.counters.crcErrors, answers: this.answers }),
+      noteAnswer: () => void this.answers++,
       encodingSettled: (signal) => this.encodingSettled(signal),
     };
   }
@@ -321,6 +325,7 @@ export class FcLink extends EventEmitter<FcLinkEvents> {
     // A fresh decoder per connection: a partial frame from the old one never glues onto the new.
     this.decoder?.destroy();
     this.decoder = new FrameDecoder(this.counters, (f) => this.onFrame(f), this.signing);
+    this.answers = 0;
     this.log.info({ transport: t.describe(), connects: this.connection.connects }, 'flight-controller transport open');
     this.sendHeartbeat();
     if (this.opts.requestHeartbeat !== false) this.askForHeartbeat(4);
