@@ -5,6 +5,7 @@ export * from './jws.js';
 export * from './keys.js';
 export * from './mapping.js';
 export * from './messages.js';
+export * from './param-cast.js';
 export * from './param-table.js';
 export * from './strict-json.js';
 export * from './topics.js';
