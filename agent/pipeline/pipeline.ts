@@ -18,6 +18,8 @@ import { makeAck, type AckFields, type AckSubject } from './ack.js';
 import { intake, type Outcome } from './intake.js';
 import { diffEntry } from './diff.js';
 import { paramTypeName } from './param-types.js';
+import { aimFailure } from '../fc/aim-outcome.js';
+import { checkParamsFit, configPathOf } from '../fc/param-fit.js';
 import { systemClock, type Clock, type FcPort, type LockHandlePort, type LockPort, type StorePort } from './ports.js';
 
 /** Where a desired message came from; passed back with its ack so the session can answer a response topic. */
@@ -388,6 +390,11 @@ export class ApplyPipeline extends EventEmitter<PipelineEvents> {
         rolledBack: true,
       };
     }
+    const fit = checkParamsFit(wanted.map((p) => ({ ...p, type: p.type ?? paramTypeName(before.get(p.name)?.type) })), (n) => configPathOf(config, n));
+    if (!fit.ok) {
+      await abortStaged();
+      return { ...base, status: 'rejected', stage: 'validate', code: 'AIM_ERR_INVALID', reason: `${fit.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}; nothing was changed`, errors: fit.errors };
+    }
     const toSet = wanted
       .filter((_, i) => fromCache !== undefined || diff[i]!.result !== 'unchanged')
       .map((p) => ({ name: p.name, value: p.value, type: p.type ?? paramTypeName(before.get(p.name)?.type) }));
@@ -444,7 +451,7 @@ export class ApplyPipeline extends EventEmitter<PipelineEvents> {
         log.error({ aim }, 'stage aim: command not accepted, rolling back');
         const rolledBack = await this.restore(toSet.map((p) => p.name), before, log);
         await abortStaged();
-        return { ...base, status: 'failed', stage: 'aim', code: 'AIM_ERR_FC_REJECTED', reason: `aim command answered ${aim.result}`, params, aim, pushMs, rolledBack };
+        return { ...base, status: 'failed', stage: 'aim', ...aimFailure(aim.result), params, aim, pushMs, rolledBack };
       }
       log.info({ aim: aim.result }, 'stage aim: accepted');
     }
