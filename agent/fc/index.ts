@@ -28,3 +28,5 @@ export type { CommandOutcome, CommandOptions, CommandResult, CommandSpec } from 
 export type { AutopilotInfo } from './capabilities.js';
 export { chooseEncoding, type ParamEncoding } from './param-encoding.js';
 export type { BackoffOptions } from '../backoff.js';
+export { checkParamsFit, configPathOf, type FitError, type FitResult } from './param-fit.js';
+export { aimFailure } from './aim-outcome.js';

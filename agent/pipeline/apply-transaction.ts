@@ -9,6 +9,8 @@ import {
   type ParamResult,
   type Reported,
 } from '../../protocol/index.js';
+import { aimFailure } from '../fc/aim-outcome.js';
+import { checkParamsFit, configPathOf } from '../fc/param-fit.js';
 import type { Logger } from '../log.js';
 import { windowOpen } from './apply-window.js';
 import { diffEntry } from './diff.js';
@@ -183,6 +185,11 @@ async function stages(
     if (signing !== undefined) throw new StageFailure({ ...base, status: 'failed', stage: 'read', code: 'AIM_ERR_FC_LINK', reason: `${signing}; nothing was changed`, params: diff });
     throw new StageFailure({ ...base, status: 'failed', stage: 'read', code: 'AIM_ERR_FC_REJECTED', reason: `the flight controller has no parameter ${unknown.map((u) => u.name).join(', ')}; nothing was changed`, params: diff });
   }
+  // Nothing is written before every value is known to fit its type on the FC: ArduPilot saturates silently.
+  const fit = checkParamsFit(wanted.map((p) => ({ ...p, type: p.type ?? paramTypeName(before.get(p.name)?.type) })), (n) => configPathOf(config, n));
+  if (!fit.ok) {
+    throw new StageFailure({ ...base, status: 'rejected', stage: 'validate', code: 'AIM_ERR_INVALID', reason: `${fit.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}; nothing was changed`, errors: fit.errors });
+  }
   const toSet = wanted
     .filter((_, i) => fromCache !== undefined || diff[i]!.result !== 'unchanged')
     .map((p) => ({ name: p.name, value: p.value, type: p.type ?? paramTypeName(before.get(p.name)?.type) }));
@@ -223,7 +230,7 @@ async function stages(
       aim = { result: isAimError(err) ? err.code : 'error' };
     }
     if (aim.result !== 'accepted') {
-      throw new StageFailure({ ...base, status: 'failed', stage: 'aim', code: 'AIM_ERR_FC_REJECTED', reason: `aim command answered ${aim.result}`, params, aim, pushMs });
+      throw new StageFailure({ ...base, status: 'failed', stage: 'aim', ...aimFailure(aim.result), params, aim, pushMs });
     }
     log.info({ aim: aim.result }, 'stage aim: accepted');
   }
