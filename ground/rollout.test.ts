@@ -207,3 +207,23 @@ t.test('rollout usage errors exit 2 before anything touches the network', async 
     t.match(run.err, re, what);
   }
 });
+
+t.test('a config without version gets the next one; the state file goes to the state directory, not the cwd', async (t) => {
+  const { ws, broker, drones } = await fleet(t, 3);
+  const { version: _v, ...noVersion } = NEXT;
+  const stateDir = `${ws.dir}/state-home`;
+  const run = await aimctl(['rollout', ws.file('nov.json', noVersion), '--json', '--key', ws.keyPath, '--broker', broker.url, '--drones', ids(3).join(',')], {
+    env: { AIMCTL_STATE_DIR: stateDir },
+  });
+  t.equal(run.code, 0, run.err);
+  t.match(run.events[0], { event: 'start', version: 2 }, 'one above the seed every drone reports');
+  for (const d of drones.values()) t.equal(d.applied!.config.version, 2);
+  const start = run.events[0]!;
+  t.match(start.event === 'start' ? start.stateFile : '', new RegExp(`^${stateDir}/aimctl-rollout-ro-.*\\.json$`));
+  t.equal((await readStateFile(start.event === 'start' ? start.stateFile : '')).result, 'succeeded');
+  const xdg = await aimctl(['rollout', ws.file('nov2.json', noVersion), '--json', '--key', ws.keyPath, '--broker', broker.url, '--drones', 'd1'], {
+    env: { XDG_STATE_HOME: `${ws.dir}/xdg` },
+  });
+  t.equal(xdg.code, 0, xdg.err);
+  t.match(xdg.events[0], { event: 'start', version: 3, stateFile: new RegExp(`^${ws.dir}/xdg/aimctl/`) });
+});

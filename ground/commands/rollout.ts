@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import { AimError, type AimConfig } from '../../protocol/index.js';
@@ -8,6 +8,7 @@ import { EXIT_FAILED, EXIT_OK, UsageError, parseCommandArgs, parseDroneList, par
 import { readConfigFile, signConfig } from '../config-io.js';
 import { FleetLink } from '../fleet-link.js';
 import { groundLogger } from '../log.js';
+import { ensureStateDir } from '../state-dir.js';
 import { BROKER_OPTIONS, KEY_OPTION, brokerSettings, readSigningKey, signingKeyPath } from '../options.js';
 import { parseAmount, type Amount } from '../rollout/amount.js';
 import { runRollout, summaryRows } from '../rollout/engine.js';
@@ -23,6 +24,7 @@ export const ROLLOUT_USAGE = `usage:
                  [--waves 10%,50%,100%] [--max-failures N|P%] [--timeout S] [--version N]
                  [--dry-run] [--rollback] [--previous-config FILE ...] [--skip-offline]
                  [--state FILE] [--json] --key PRIVATE.pem --broker URL
+  (CONFIG may leave out "version": the roll-out takes the next one above every targeted drone's)
   aimctl rollout --resume FILE [--rollback-now] [--timeout S] [--json] [--key PRIVATE.pem] [--broker URL]
 
   --canary N          the first N drones given go first, alone (default 1; cannot be 0)
@@ -34,6 +36,8 @@ export const ROLLOUT_USAGE = `usage:
   --previous-config F configs you kept: used for rollback when a drone's applied config is not on the
                       broker (matched by sha256; the first F is the fallback). Repeatable.
   --skip-offline      leave drones that are offline at the start out (otherwise they count as failures)
+  --state FILE        the state file (default AIMCTL_STATE_DIR, $XDG_STATE_HOME/aimctl or
+                      ~/.local/state/aimctl, as aimctl-rollout-<id>.json)
   --resume FILE       carry on an interrupted roll-out from its state file
   --rollback-now      with --resume: stop there and roll back the drones already updated
 exit: 0 every targeted drone applied (or acked dry-run), 1 anything else, 2 usage error`;
@@ -156,7 +160,7 @@ export async function rolloutCommand(argv: string[], io: CliIO): Promise<number>
   let key: KeyObject | undefined;
   try {
     if (options !== undefined) {
-      const loaded = await readConfigFile(positionals[0]!);
+      const loaded = await readConfigFile(positionals[0]!, { versionOptional: true });
       const previous = values['previous-config'] === undefined ? undefined : await Promise.all(values['previous-config'].map(async (f) => (await readConfigFile(f)).config));
       plan = { ...options, config: loaded.config, ...(previous !== undefined ? { previousConfigs: previous } : {}) };
     }
@@ -209,7 +213,7 @@ export async function rolloutCommand(argv: string[], io: CliIO): Promise<number>
           sign,
         ),
       );
-      if (values.state === undefined) stateFile = resolve(`aimctl-rollout-${rolloutId}.json`);
+      if (values.state === undefined) stateFile = join(await ensureStateDir(io.env), `aimctl-rollout-${rolloutId}.json`);
       await writeStateFile(stateFile, state, { exclusive: true });
       logger.debug({ ms: Date.now() - started, stateFile }, 'planned and recorded');
     }
