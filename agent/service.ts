@@ -5,6 +5,8 @@ import { createLogger, type Logger } from './log.js';
 import { MqttSession } from './mqtt/session.js';
 import { ApplyPipeline, type PipelineState } from './pipeline/pipeline.js';
 import { reconcile, type ReconcileResult } from './pipeline/reconcile.js';
+import { reportedFc } from './pipeline/reported-fc.js';
+import { withdrawDesired } from './pipeline/withdraw.js';
 import { parseSettings, type Settings, type SettingsInput } from './settings.js';
 import { AimStore, Locksmith } from './store/index.js';
 import { AGENT_VERSION } from './version.js';
@@ -108,6 +110,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   // Desired messages wait until boot reconciliation has run, so an apply never races it.
   const early: Parameters<ApplyPipeline['submit']>[] = [];
   session.on('desired', (msg) => {
+    if (msg.payload.length === 0) return withdrawDesired(early, pipelineRef, log);
     const meta = { retained: msg.retained, ...(msg.responseTopic ? { responseTopic: msg.responseTopic } : {}), ...(msg.correlationData ? { correlationData: msg.correlationData } : {}) };
     if (reconciled && pipelineRef !== undefined) pipelineRef.submit(msg.payload, meta);
     else early.push([msg.payload, meta]);
@@ -193,13 +196,12 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
         const cur = lastReconcile.current;
         if (cur !== undefined && lastReconcile.state !== 'fc-unavailable') {
           const st = await store.readState();
-          const verified = lastReconcile.state === 'in-sync' || lastReconcile.state === 'repaired';
           await session.publishReported({
             version: cur.config.version,
             id: cur.config.id,
             sha256: cur.sha256,
             appliedAt: st.appliedAt ?? new Date().toISOString(),
-            fc: { verified, drift: lastReconcile.drift, ...(lastReconcile.state === 'repaired' ? { driftRepaired: true } : {}) },
+            fc: reportedFc(lastReconcile, new Date()),
           });
         }
       })

@@ -65,6 +65,7 @@ interface Job {
   push: AbortController;
 }
 
+const WITHDRAWN = 'the desired config was withdrawn (empty retained desired)';
 
 /**
  * The apply pipeline (issue 5): receive → size → verify → validate → target/expiry → version →
@@ -154,6 +155,19 @@ export class ApplyPipeline extends EventEmitter<PipelineEvents> {
     if (replaced !== undefined) this.supersede(replaced, job);
     if (this.current !== undefined && this.stateValue === 'deferred') this.current.wait.abort('superseded');
     this.kick();
+  }
+
+  /**
+   * The ground withdrew the desired config (an empty retained message on the desired topic): cancel a
+   * queued or deferred job, acked `superseded`. Anything else is left alone. Returns whether a job was cancelled.
+   */
+  withdraw(): boolean {
+    const q = this.queued;
+    this.queued = undefined;
+    if (q !== undefined) this.emitAck(subjectOf(q), { status: 'superseded', stage: 'queue', reason: WITHDRAWN }, q.receivedAt, q.meta);
+    const deferred = this.current !== undefined && this.stateValue === 'deferred';
+    if (deferred) this.current!.wait.abort('withdrawn');
+    return q !== undefined || deferred;
   }
 
   /** Resolves when nothing is queued or running (tests, `aim-agent apply`). */
@@ -334,6 +348,7 @@ export class ApplyPipeline extends EventEmitter<PipelineEvents> {
     if (job.wait.signal.reason === 'superseded' && this.queued !== undefined) {
       return { status: 'superseded', stage: 'window', reason: `superseded by version ${this.queued.config.version} (${this.queued.config.id}) while deferred` };
     }
+    if (job.wait.signal.reason === 'withdrawn') return { status: 'superseded', stage: 'window', reason: `${WITHDRAWN} while deferred` };
     return undefined; // shutdown: no ack; the retained desired returns at the next start
   }
 
