@@ -14,6 +14,7 @@ import { parseAmount, type Amount } from '../rollout/amount.js';
 import { runRollout, summaryRows } from '../rollout/engine.js';
 import type { RunStats } from '../rollout/events.js';
 import { prepareRollout } from '../rollout/prepare.js';
+import { unknownFinal } from '../rollout/restore.js';
 import { TtyProgress, jsonProgress, type ProgressSink } from '../rollout/progress.js';
 import { StateSaver, readStateFile, writeStateFile } from '../rollout/state-file.js';
 import type { RolloutState } from '../rollout/state.js';
@@ -236,7 +237,7 @@ export async function rolloutCommand(argv: string[], io: CliIO): Promise<number>
     });
     const finished = await runRollout(
       st,
-      { link, saver, emit: (e) => progress.handle(e), sign, now: Date.now, ...(io.signal !== undefined ? { signal: io.signal } : {}) },
+      { link, saver, emit: (e) => progress.handle(e), sign, now: Date.now, failpoint: failpoint(io), ...(io.signal !== undefined ? { signal: io.signal } : {}) },
       { rollbackNow: values['rollback-now'] === true },
     );
     if (!finished) {
@@ -245,7 +246,13 @@ export async function rolloutCommand(argv: string[], io: CliIO): Promise<number>
       return EXIT_FAILED;
     }
     const ok = st.result === 'succeeded';
-    progress.handle({ event: 'summary', rolloutId: st.rolloutId, result: st.result!, ok, stateFile, drones: summaryRows(st), stats: runStats(started, cpuAtStart) });
+    const unknown = unknownFinal(st);
+    progress.handle({ event: 'summary', rolloutId: st.rolloutId, result: st.result!, ok, stateFile, drones: summaryRows(st), unknown, stats: runStats(started, cpuAtStart) });
+    if (unknown.length > 0) {
+      const shown = unknown.slice(0, 20).map((u) => `  ${u.drone}: ${u.why}`);
+      if (unknown.length > 20) shown.push(`  … ${unknown.length - 20} more (see the summary)`);
+      io.err(`aimctl rollout: the final state of ${unknown.length} drone(s) is not known yet (check with aimctl status):\n${shown.join('\n')}\n`);
+    }
     if (!ok) {
       const why =
         st.halt !== null ? `halted at ${st.waves[st.halt.wave]?.name ?? 'wave'}: ${st.halt.reason} [AIM_ERR_ROLLOUT_HALTED]` : 'not every targeted drone applied the config (see the summary)';
@@ -258,6 +265,20 @@ export async function rolloutCommand(argv: string[], io: CliIO): Promise<number>
     if (link !== undefined) await link.close();
     else await client.endAsync(true);
   }
+}
+
+/**
+ * AIMCTL_FAILPOINT=NAME makes the roll-out stop dead at that point (a test then kills the process there,
+ * as a crash would): the only way to place a crash exactly between two steps.
+ */
+function failpoint(io: CliIO): ((name: string) => Promise<void>) | undefined {
+  const want = io.env.AIMCTL_FAILPOINT;
+  if (want === undefined || want === '') return undefined;
+  return (name) => {
+    if (name !== want) return Promise.resolve();
+    io.err(`aimctl: failpoint ${name} reached; waiting to be killed\n`);
+    return new Promise<void>(() => setInterval(() => undefined, 60_000));
+  };
 }
 
 function runStats(started: number, cpuAtStart: NodeJS.CpuUsage): RunStats {
