@@ -179,7 +179,7 @@ t.test('boot reconciliation repairs drift on the FC', async (t) => {
   h.fc.setParam('MNT1_RC_RATE', 5); // someone changed it with a GCS while the agent was down
   await h.startAgent();
   const rep = await waitFor('reported with repaired drift', () => h.reported.find((r) => r.fc.driftRepaired === true));
-  t.match(rep.fc.drift, [{ name: 'MNT1_RC_RATE', got: 5 }]);
+  t.match(rep.fc.repaired, [{ name: 'MNT1_RC_RATE', got: 5 }]);
   t.ok(fcMatches(h, cfg), 'the FC matches the file again');
 });
 

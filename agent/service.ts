@@ -2,6 +2,7 @@ import { AimError } from '../protocol/index.js';
 import type { FcLink } from './fc/index.js';
 import { createLogger, type Logger } from './log.js';
 import { MqttSession } from './mqtt/session.js';
+import { withdrawDesired } from './pipeline/withdraw.js';
 import { ApplyPipeline } from './pipeline/pipeline.js';
 import { parseSettings } from './settings.js';
 import { AimStore, Locksmith } from './store/index.js';
@@ -67,7 +68,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     // Desired messages wait until boot reconciliation has run, so an apply never races it.
     const early: Parameters<ApplyPipeline['submit']>[] = [];
     session.on('desired', (msg) => {
-      if (msg.payload.length === 0) return void pipelineRef?.withdraw(); // the ground cleared its retained desired
+      if (msg.payload.length === 0) return withdrawDesired(early, pipelineRef, log);
       const meta = { retained: msg.retained, ...(msg.responseTopic ? { responseTopic: msg.responseTopic } : {}), ...(msg.correlationData ? { correlationData: msg.correlationData } : {}) };
       if (reconciled && pipelineRef !== undefined) pipelineRef.submit(msg.payload, meta);
       else early.push([msg.payload, meta]);

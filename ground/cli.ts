@@ -1,5 +1,6 @@
 import { cliErrorExit } from '../protocol/index.js';
 import { EXIT_USAGE, type CliIO } from './cli-io.js';
+import { AIMCTL_VERSION } from './version.js';
 
 type Command = (argv: string[], io: CliIO) => Promise<number>;
 
@@ -25,6 +26,7 @@ commands:
 
 broker options: --broker URL (AIMCTL_BROKER), --topic-prefix P, --username U, --password-file F,
                 --ca F, --cert F, --client-key F;  signing key: --key PRIVATE.pem (AIMCTL_KEY)
+--version prints aimctl's version
 exit codes: 0 success, 1 refused or failed (reason on stderr), 2 usage error
 'aimctl <command> --help' for a command's options
 `;
@@ -35,6 +37,10 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     (name === undefined ? io.err : io.out)(USAGE);
     return name === undefined ? EXIT_USAGE : 0;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    io.out(`aimctl ${AIMCTL_VERSION}\n`);
+    return 0;
   }
   const load = COMMANDS[name];
   if (load === undefined) {

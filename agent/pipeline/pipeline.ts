@@ -144,10 +144,13 @@ export class ApplyPipeline extends EventEmitter<PipelineEvents> {
    * The ground cleared its retained desired config: a queued or deferred config is cancelled with a
    * `superseded` ack. An apply already writing the FC finishes (its result is acked as usual).
    */
-  withdraw(): void {
-    for (const job of this.scheduler.withdraw(this.stateValue === 'deferred')) {
+  withdraw(): boolean {
+    const deferred = this.stateValue === 'deferred';
+    const cancelled = this.scheduler.withdraw(deferred);
+    for (const job of cancelled) {
       this.emitAck(subjectOf(job), { status: 'superseded', stage: 'queue', reason: WITHDRAWN }, job.receivedAt, job.meta);
     }
+    return cancelled.length > 0 || deferred;
   }
 
   /**

@@ -1,3 +1,4 @@
+import { reportedFc } from '../pipeline/reported-fc.js';
 import type { FcLink } from '../fc/index.js';
 import type { Logger } from '../log.js';
 import type { MqttSession } from '../mqtt/session.js';
@@ -39,13 +40,12 @@ export class ReconcileRunner {
         const cur = result.current;
         if (cur !== undefined && result.state !== 'fc-unavailable' && !signal.aborted) {
           const st = await store.readState();
-          const verified = result.state === 'in-sync' || result.state === 'repaired';
           await session.publishReported({
             version: cur.config.version,
             id: cur.config.id,
             sha256: cur.sha256,
             appliedAt: st.appliedAt ?? new Date().toISOString(),
-            fc: { verified, drift: result.drift, ...(result.state === 'repaired' ? { driftRepaired: true } : {}) },
+            fc: reportedFc(result, new Date()),
           });
         }
       })
