@@ -166,7 +166,8 @@ void test('the service end to end on SITL: Mosquitto → applied → link2; dry 
   const repairedBefore = reported.length;
   agent = startAgent();
   const rep = await waitFor('reported with driftRepaired', () => reported.slice(repairedBefore).find((r) => r.fc.driftRepaired === true), { timeoutMs: 20_000 });
-  t.match(rep.fc.drift, [{ name: 'MNT1_RC_RATE', got: 5 }], 'the drift named');
+  t.match(rep.fc.repaired, [{ name: 'MNT1_RC_RATE', got: 5 }], 'the repaired drift named');
+  t.same(rep.fc.drift, [], 'reported shows the FC after the repair: no drift left');
   t.equal((await rb.read(['MNT1_RC_RATE'])).get('MNT1_RC_RATE'), wantRate, 'SITL holds the file value again');
   await stopAgent(agent);
 });
