@@ -5,7 +5,7 @@ import { MqttSession } from './mqtt/session.js';
 import { ApplyPipeline } from './pipeline/pipeline.js';
 import { parseSettings } from './settings.js';
 import { AimStore, Locksmith } from './store/index.js';
-import { loadLocalKeys, loadTrustedKeys, warnSecurity } from './service/keys.js';
+import { loadLocalKeys, warnSecurity } from './service/keys.js';
 import { readySequence } from './service/ready.js';
 import { ReconcileRunner } from './service/reconcile-runner.js';
 import { mergeReload } from './service/reload.js';
@@ -163,7 +163,9 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       ready,
       status: () => status.now(),
       reload(next) {
-        const trustedNext = loadTrustedKeys(next.security.trustedKeys);
+        // Every file the new settings name is read as a start would (and as check-settings does): a
+        // reload that a restart would refuse is refused now, changing nothing.
+        const trustedNext = loadLocalKeys(next).trusted;
         const merged = mergeReload(settings, next);
         settings = merged.settings;
         pipeline.updateTrust(trustedNext, next.security.requireSignature);
