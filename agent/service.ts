@@ -5,7 +5,7 @@ import { MqttSession } from './mqtt/session.js';
 import { ApplyPipeline } from './pipeline/pipeline.js';
 import { parseSettings } from './settings.js';
 import { AimStore, Locksmith } from './store/index.js';
-import { loadLocalKeys, warnSecurity } from './service/keys.js';
+import { loadLocalKeys, warnSecurity } from './service/local-checks.js';
 import { readySequence } from './service/ready.js';
 import { ReconcileRunner } from './service/reconcile-runner.js';
 import { mergeReload } from './service/reload.js';
@@ -14,7 +14,7 @@ import { StatusPublisher } from './service/status-publisher.js';
 import type { Agent, AgentOptions } from './service/types.js';
 
 export type { Agent, AgentOptions, NotifierPort } from './service/types.js';
-export { loadTrustedKeys } from './service/keys.js';
+export { loadTrustedKeys } from './service/local-checks.js';
 
 /**
  * Start the on-drone service. Local checks come first (settings, key files, the store, stale locks and
@@ -182,6 +182,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
           log.info({ budgetMs: budget.totalMs }, 'stopping');
           // Cancels the ready sequence and any reconciliation waiting for the FC or the lock.
           lifetime.abort();
+          opts.notifier?.stopWatchdog();
           status.stopTimers();
           const overran = await runShutdown(
             [

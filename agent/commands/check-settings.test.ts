@@ -63,6 +63,15 @@ t.test('good settings: exit 0; each broken file or field: exit 1 with its path, 
     await t.rejects(startAgent({ settings: settings as never, logger: pino({ level: 'silent' }) }), { code: 'AIM_ERR_KEY' }, `${what}: run refuses it too`);
   }
 
+  // The schema lets a port of 99999 through; the link parser does not, and a start would only find
+  // out after it had connected to the broker.
+  const badLink = { ...base, fc: { ...base.fc, link: 'tcp:127.0.0.1:99999' } };
+  write(badLink);
+  const link = await run(['check-settings', '--settings', file]);
+  t.equal(link.code, 1);
+  t.match(link.err, /^fc\.link: bad FC link "tcp:127\.0\.0\.1:99999": port 99999 out of range$/m);
+  await t.rejects(startAgent({ settings: badLink as never, logger: pino({ level: 'silent' }) }), { code: 'AIM_ERR_SETTINGS', message: /fc\.link/ });
+
   write({ ...base, droneId: 'no spaces', lock: { ttlS: 0 } });
   const invalid = await run(['check-settings', '--settings', file]);
   t.equal(invalid.code, 1);

@@ -1,6 +1,6 @@
 import { isAimError, type PathError } from '../../protocol/index.js';
 import { EXIT_FAILED, EXIT_OK, parseCommandArgs, UsageError, type CliIO } from '../cli-io.js';
-import { checkSettingsFiles } from '../service/keys.js';
+import { checkSettingsFiles } from '../service/local-checks.js';
 import { DEFAULT_SETTINGS_PATH, loadSettings } from '../settings.js';
 
 const USAGE = 'usage: aim-agent check-settings [--settings FILE]';
