@@ -184,3 +184,22 @@ t.test('SIGTERM with the broker frozen (SIGSTOPped Mosquitto): exits within appl
   t.comment(`stop took ${Math.round(performance.now() - t0)} ms`);
   t.match(p.stdout(), /"msg":"stopped"/);
 });
+
+t.test('SIGTERM while applying to a slow FC: exits within apply.shutdownTimeoutS, and the apply is answered', async (t) => {
+  // Every FC answer 400 ms late: the push of ~10 parameters would take seconds, its rollback as long.
+  const h = await harness(t, { startAgent: false, fc: { latencyMs: 400 } });
+  writeFileSync(h.settingsFile, JSON.stringify({ ...h.settings, logLevel: 'info', fc: { ...h.settings.fc, paramTimeoutMs: 2000 }, apply: { shutdownTimeoutS: 4, aimTimeoutMs: 1000 } }));
+  const p = spawnCli(t, 'aim-agent', ['run', '--settings', h.settingsFile]);
+  await waitFor('online with the FC up', () => h.statuses.find((s) => s.state === 'online' && s.link === 'up'), { timeoutMs: 20_000 });
+  await h.publish(h.sign(h.config(9, { params: { MNT1_LEAD_RLL: 0.1, MNT1_LEAD_PTCH: 0.15 } })));
+  await waitFor('applying', () => h.statuses.find((s) => s.state === 'applying'), { timeoutMs: 20_000 });
+  const t0 = performance.now();
+  p.kill('SIGTERM');
+  t.equal(await exitWithin(p, 7000), 0, 'exited 0 within the budget and node\'s own exit');
+  t.comment(`stop took ${Math.round(performance.now() - t0)} ms`);
+  const stopped = p.stdout().split('\n').find((l) => l.includes('"msg":"stopped"'));
+  t.ok(stopped, 'stopped logged');
+  // The grace (40 % of 4 s) ran out mid-apply: it was aborted, rolled back, and acked before goodbye.
+  const ack = await h.waitAck((a) => a.version === 9, 'ack for v9');
+  t.match(ack, { status: 'failed', rolledBack: true }, JSON.stringify(ack));
+});

@@ -105,14 +105,20 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     status.attach(fc, () => pipeline.state);
     const reconciler = new ReconcileRunner({ pipeline, fc, store, locksmith, session, logger: log, settings: () => settings, signal: lifetime.signal });
 
+    // Acks and reports being queued (an outbox write, then the publish): the stop lets them out before
+    // it says goodbye, so an apply cut short by the stop is answered now rather than at the next start.
+    const queuing = new Set<Promise<void>>();
+    const queue = (p: Promise<void>, what: string) => {
+      const q = p.catch((err: unknown) => log.error({ err }, `${what} could not be queued`));
+      queuing.add(q);
+      void q.finally(() => queuing.delete(q));
+    };
     pipeline.on('ack', (ack, meta) => {
-      void session
-        .publishAck(ack, meta.responseTopic !== undefined ? { topic: meta.responseTopic, ...(meta.correlationData ? { correlationData: meta.correlationData } : {}) } : undefined)
-        .catch((err: unknown) => log.error({ err }, 'ack could not be queued'));
+      queue(session.publishAck(ack, meta.responseTopic !== undefined ? { topic: meta.responseTopic, ...(meta.correlationData ? { correlationData: meta.correlationData } : {}) } : undefined), 'ack');
     });
     pipeline.on('reported', (reported) => {
       status.appliedVersion = reported.version;
-      void session.publishReported(reported).catch((err: unknown) => log.error({ err }, 'reported could not be queued'));
+      queue(session.publishReported(reported), 'reported');
       status.publish();
     });
     pipeline.on('state', () => status.publish());
@@ -199,8 +205,16 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
                   await locksmith.close();
                 },
               },
-              // Two bounded waits (offline, DISCONNECT), then the socket is cut.
-              { name: 'session', budgetMs: budget.sessionMs, run: (remainingMs) => session.stop({ timeoutMs: Math.floor(remainingMs / 2) }) },
+              // Acks still being queued go first; then two bounded waits (offline, DISCONNECT, which waits
+              // for every unacknowledged publish), then the socket is cut.
+              {
+                name: 'session',
+                budgetMs: budget.sessionMs,
+                run: async (remainingMs) => {
+                  await Promise.all([...queuing]);
+                  await session.stop({ timeoutMs: Math.floor(remainingMs / 2) });
+                },
+              },
             ],
             log,
           );
