@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { generateKeyPair } from '../../protocol/index.js';
+import { launcherCommand, requireBuild, ROOT, spawnTracked } from '../../test/support/index.js';
 import { main } from '../cli.js';
 import type { CliIO } from '../cli-io.js';
 import { startAgent } from '../service.js';
@@ -94,4 +95,21 @@ t.test('usage: exit 2', async (t) => {
   t.equal(help.code, 0);
   t.match(help.out, /usage: aim-agent check-settings/);
   t.match((await run(['--help'])).out, /check-settings/);
+});
+
+t.test('the installed bundle runs it (the unit\'s ExecReload does): 0 on good settings, 1 with the path on bad', async (t) => {
+  const launcher = launcherCommand();
+  if (!requireBuild(t, launcher.script)) return;
+  const dir = mkdtempSync(join(tmpdir(), 'aim-check-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'agent.json');
+  const base = { droneId: 'drone-01', broker: { url: 'mqtt://127.0.0.1:1' }, fc: { link: 'tcp:127.0.0.1:1' }, stateDir: join(dir, 'state') };
+  const bundled = (f: string) => spawnTracked(t, process.execPath, [...launcher.nodeFlags, launcher.script, 'check-settings', '--settings', f], { cwd: ROOT });
+  writeFileSync(file, JSON.stringify(base));
+  const good = bundled(file);
+  t.equal(await good.exited, 0, good.stderr());
+  writeFileSync(file, JSON.stringify({ ...base, security: { trustedKeys: [join(dir, 'missing.pem')] } }));
+  const bad = bundled(file);
+  t.equal(await bad.exited, 1);
+  t.match(bad.stderr(), /^security\.trustedKeys\[0\]: .*missing\.pem: cannot read trusted key \(ENOENT\)$/m);
 });
