@@ -48,6 +48,12 @@ t.test('reload: a newly trusted key works at once; restart-only changes are name
   // A trusted key that cannot be read: the reload throws and nothing changes (k2 stays trusted).
   t.throws(() => agent.reload(settingsOf({ ...h.settings, security: { trustedKeys: [join(h.dir, 'missing.pem')] } })), { code: 'AIM_ERR_KEY' });
   t.same(agent.settings.security.trustedKeys, [h.keys.pubFile, k2File]);
+  // Every file is read as a start would read it (and as check-settings does): a reload that a restart
+  // would refuse is refused now.
+  const badSigning = join(h.dir, 'bad-signing.key');
+  writeFileSync(badSigning, 'xyz');
+  t.throws(() => agent.reload(settingsOf({ ...h.settings, fc: { ...h.settings.fc, signingKeyFile: badSigning } })), { code: 'AIM_ERR_KEY', message: /fc\.signingKeyFile/ });
+  t.same(agent.settings.security.trustedKeys, [h.keys.pubFile, k2File]);
   await h.publish(signK2(h.config(4)));
   t.equal((await h.waitAck((a) => a.version === 4, 'ack after the failed reload')).status, 'applied');
   t.same(agent.reload(agent.settings), { applied: [], needRestart: [] }, 'reloading the same settings changes nothing');

@@ -132,10 +132,9 @@ t.test('FC silent mid-apply: failed with rollback, file untouched, and the agent
   const f = await h.waitAck((a) => a.version === 51, 'v51 ack', 20_000);
   t.equal(f.status, 'failed');
   t.equal(f.stage === 'read' || f.stage === 'push', true, `stage ${f.stage}`);
-  t.type(f.rolledBack, 'boolean', 'rolledBack reported');
-  if (f.stage === 'read') t.equal(f.rolledBack, true, 'frozen while reading: nothing was written, so nothing to undo');
-  // rolledBack: true is a promise about the FC: every v51 value that got through was put back to v50.
-  if (f.rolledBack === true) t.ok(fcMatches(h, h.config(50)), 'rolledBack: true and the FC holds v50 again');
+  // Before the first write nothing needs undoing; mid-push the FC stays silent, so no restored value can
+  // be verified by its echo and the ack must not claim a rollback.
+  t.equal(f.rolledBack, f.stage === 'read', `rolledBack is ${f.stage === 'read'} at stage ${f.stage}`);
   t.equal(fileVersion(h), 50, 'the aim file still holds v50');
   h.fc.setImpairments({ freezeAfter: null, frozen: false });
   // The agent is alive and applies the next config.

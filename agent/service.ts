@@ -6,7 +6,7 @@ import { withdrawDesired } from './pipeline/withdraw.js';
 import { ApplyPipeline } from './pipeline/pipeline.js';
 import { parseSettings } from './settings.js';
 import { AimStore, Locksmith } from './store/index.js';
-import { loadLocalKeys, loadTrustedKeys, warnSecurity } from './service/keys.js';
+import { loadLocalKeys, warnSecurity } from './service/local-checks.js';
 import { readySequence } from './service/ready.js';
 import { ReconcileRunner } from './service/reconcile-runner.js';
 import { mergeReload } from './service/reload.js';
@@ -15,7 +15,7 @@ import { StatusPublisher } from './service/status-publisher.js';
 import type { Agent, AgentOptions } from './service/types.js';
 
 export type { Agent, AgentOptions, NotifierPort } from './service/types.js';
-export { loadTrustedKeys } from './service/keys.js';
+export { loadTrustedKeys } from './service/local-checks.js';
 
 /**
  * Start the on-drone service. Local checks come first (settings, key files, the store, stale locks and
@@ -108,15 +108,25 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     status.attach(fc, () => pipeline.state);
     const reconciler = new ReconcileRunner({ pipeline, fc, store, locksmith, session, logger: log, settings: () => settings, signal: lifetime.signal });
 
+    // Acks and reports being queued (an outbox write, then the publish): the stop lets them out before
+    // it says goodbye, so an apply cut short by the stop is answered now rather than at the next start.
+    const queuing = new Set<Promise<void>>();
+    const queue = (p: Promise<void>, what: string) => {
+      const q = p.catch((err: unknown) => log.error({ err }, `${what} could not be queued`));
+      queuing.add(q);
+      void q.finally(() => queuing.delete(q));
+    };
     pipeline.on('ack', (ack, meta) => {
-      void session
-        .publishAck(ack, meta.responseTopic !== undefined ? { topic: meta.responseTopic, ...(meta.correlationData ? { correlationData: meta.correlationData } : {}) } : undefined)
-        .then(() => pipeline.ackDelivered(ack))
-        .catch((err: unknown) => log.error({ err }, 'ack could not be queued'));
+      queue(
+        session
+          .publishAck(ack, meta.responseTopic !== undefined ? { topic: meta.responseTopic, ...(meta.correlationData ? { correlationData: meta.correlationData } : {}) } : undefined)
+          .then(() => pipeline.ackDelivered(ack)),
+        'ack',
+      );
     });
     pipeline.on('reported', (reported) => {
       status.appliedVersion = reported.version;
-      void session.publishReported(reported).catch((err: unknown) => log.error({ err }, 'reported could not be queued'));
+      queue(session.publishReported(reported), 'reported');
       status.publish();
     });
     pipeline.on('state', () => status.publish());
@@ -168,7 +178,9 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       ready,
       status: () => status.now(),
       reload(next) {
-        const trustedNext = loadTrustedKeys(next.security.trustedKeys);
+        // Every file the new settings name is read as a start would (and as check-settings does): a
+        // reload that a restart would refuse is refused now, changing nothing.
+        const trustedNext = loadLocalKeys(next).trusted;
         const merged = mergeReload(settings, next);
         settings = merged.settings;
         pipeline.updateTrust(trustedNext, next.security.requireSignature);
@@ -185,6 +197,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
           log.info({ budgetMs: budget.totalMs }, 'stopping');
           // Cancels the ready sequence and any reconciliation waiting for the FC or the lock.
           lifetime.abort();
+          opts.notifier?.stopWatchdog();
           status.stopTimers();
           const overran = await runShutdown(
             [
@@ -201,8 +214,16 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
                   await locksmith.close();
                 },
               },
-              // Two bounded waits (offline, DISCONNECT), then the socket is cut.
-              { name: 'session', budgetMs: budget.sessionMs, run: (remainingMs) => session.stop({ timeoutMs: Math.floor(remainingMs / 2) }) },
+              // Acks still being queued go first; then two bounded waits (offline, DISCONNECT, which waits
+              // for every unacknowledged publish), then the socket is cut.
+              {
+                name: 'session',
+                budgetMs: budget.sessionMs,
+                run: async (remainingMs) => {
+                  await Promise.all([...queuing]);
+                  await session.stop({ timeoutMs: Math.floor(remainingMs / 2) });
+                },
+              },
             ],
             log,
           );

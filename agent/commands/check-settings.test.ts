@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { generateKeyPair } from '../../protocol/index.js';
+import { launcherCommand, requireBuild, ROOT, spawnTracked } from '../../test/support/index.js';
 import { main } from '../cli.js';
 import type { CliIO } from '../cli-io.js';
 import { startAgent } from '../service.js';
@@ -63,6 +64,15 @@ t.test('good settings: exit 0; each broken file or field: exit 1 with its path, 
     await t.rejects(startAgent({ settings: settings as never, logger: pino({ level: 'silent' }) }), { code: 'AIM_ERR_KEY' }, `${what}: run refuses it too`);
   }
 
+  // The schema lets a port of 99999 through; the link parser does not, and a start would only find
+  // out after it had connected to the broker.
+  const badLink = { ...base, fc: { ...base.fc, link: 'tcp:127.0.0.1:99999' } };
+  write(badLink);
+  const link = await run(['check-settings', '--settings', file]);
+  t.equal(link.code, 1);
+  t.match(link.err, /^fc\.link: bad FC link "tcp:127\.0\.0\.1:99999": port 99999 out of range$/m);
+  await t.rejects(startAgent({ settings: badLink as never, logger: pino({ level: 'silent' }) }), { code: 'AIM_ERR_SETTINGS', message: /fc\.link/ });
+
   write({ ...base, droneId: 'no spaces', lock: { ttlS: 0 } });
   const invalid = await run(['check-settings', '--settings', file]);
   t.equal(invalid.code, 1);
@@ -85,4 +95,21 @@ t.test('usage: exit 2', async (t) => {
   t.equal(help.code, 0);
   t.match(help.out, /usage: aim-agent check-settings/);
   t.match((await run(['--help'])).out, /check-settings/);
+});
+
+t.test('the installed bundle runs it (the unit\'s ExecReload does): 0 on good settings, 1 with the path on bad', async (t) => {
+  const launcher = launcherCommand();
+  if (!requireBuild(t, launcher.script)) return;
+  const dir = mkdtempSync(join(tmpdir(), 'aim-check-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'agent.json');
+  const base = { droneId: 'drone-01', broker: { url: 'mqtt://127.0.0.1:1' }, fc: { link: 'tcp:127.0.0.1:1' }, stateDir: join(dir, 'state') };
+  const bundled = (f: string) => spawnTracked(t, process.execPath, [...launcher.nodeFlags, launcher.script, 'check-settings', '--settings', f], { cwd: ROOT });
+  writeFileSync(file, JSON.stringify(base));
+  const good = bundled(file);
+  t.equal(await good.exited, 0, good.stderr());
+  writeFileSync(file, JSON.stringify({ ...base, security: { trustedKeys: [join(dir, 'missing.pem')] } }));
+  const bad = bundled(file);
+  t.equal(await bad.exited, 1);
+  t.match(bad.stderr(), /^security\.trustedKeys\[0\]: .*missing\.pem: cannot read trusted key \(ENOENT\)$/m);
 });

@@ -1,8 +1,9 @@
 import { isAimError, type PathError } from '../../protocol/index.js';
-import { EXIT_FAILED, EXIT_OK, parseCommandArgs, UsageError, type CliIO } from '../cli-io.js';
-import { checkSettingsFiles } from '../service/keys.js';
+import { COMMON_OPTIONS, EXIT_FAILED, EXIT_OK, parseCommandArgs, UsageError, type CliIO } from '../cli-io.js';
+import { checkSettingsFiles } from '../service/local-checks.js';
 import { DEFAULT_SETTINGS_PATH, loadSettings } from '../settings.js';
 
+// --state-dir is taken like every command's, and changes nothing here: no check reads the state directory.
 const USAGE = 'usage: aim-agent check-settings [--settings FILE]';
 
 /**
@@ -12,7 +13,7 @@ const USAGE = 'usage: aim-agent check-settings [--settings FILE]';
  * `systemctl reload` fails on settings the agent would refuse.
  */
 export async function checkSettingsCommand(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, { settings: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+  const { values, positionals } = parseCommandArgs(argv, COMMON_OPTIONS);
   if (values.help) return io.out(USAGE + '\n'), EXIT_OK;
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}\n${USAGE}`);
   const file = values.settings ?? DEFAULT_SETTINGS_PATH;

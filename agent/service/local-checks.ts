@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { AimError, loadPublicKey, trustStore, type PathError, type TrustedKey } from '../../protocol/index.js';
+import { parseLinkString } from '../fc/link-string.js';
 import type { Logger } from '../log.js';
 import type { Settings } from '../settings.js';
 
@@ -19,12 +20,18 @@ export function loadTrustedKeys(files: readonly string[]): Map<string, TrustedKe
 }
 
 /**
- * Read every file the settings name (trusted keys, the MAVLink signing key, broker credentials) the
- * way `run` and a reload do, collecting every problem as `path: message`. `aim-agent check-settings`
- * prints them; a start refuses to go on with any.
+ * What the schema cannot check, done the way `run` and a reload do it: read every file the settings
+ * name (trusted keys, the MAVLink signing key, broker credentials) and parse the FC link string,
+ * collecting every problem as `path: message`. `aim-agent check-settings` prints them; a start
+ * refuses to go on with any, before it touches the network.
  */
 export function checkSettingsFiles(settings: Settings): { keys?: LocalKeys; errors: PathError[] } {
   const errors: PathError[] = [];
+  try {
+    parseLinkString(settings.fc.link);
+  } catch (err) {
+    errors.push({ path: 'fc.link', message: err instanceof Error ? err.message : String(err) });
+  }
   const trustedKeys = readTrustedKeys(settings.security.trustedKeys, errors);
   const signingKey = readSigningKey(settings.fc.signingKeyFile, errors);
   const b = settings.broker;
@@ -41,7 +48,7 @@ export function checkSettingsFiles(settings: Settings): { keys?: LocalKeys; erro
   return { keys: { trusted: trustStore(trustedKeys, settings.security.trustedKeys), signingKey }, errors };
 }
 
-/** As checkSettingsFiles, throwing AIM_ERR_KEY (every finding in details.errors) when anything is wrong. */
+/** As checkSettingsFiles, throwing AIM_ERR_KEY or AIM_ERR_SETTINGS (every finding in details.errors) when anything is wrong. */
 export function loadLocalKeys(settings: Settings): LocalKeys {
   const { keys, errors } = checkSettingsFiles(settings);
   if (keys === undefined) throw keyError(errors);
@@ -97,8 +104,10 @@ function readSigningKey(file: string | undefined, errors: PathError[]): Buffer |
   return Buffer.from(text, 'hex');
 }
 
+/** AIM_ERR_KEY when only files are at fault; a bad link string is a settings error. */
 function keyError(errors: PathError[]): AimError {
-  return new AimError('AIM_ERR_KEY', errors.map((e) => `${e.path}: ${e.message}`).join('\n'), { details: { errors } });
+  const code = errors.some((e) => e.path === 'fc.link') ? 'AIM_ERR_SETTINGS' : 'AIM_ERR_KEY';
+  return new AimError(code, errors.map((e) => `${e.path}: ${e.message}`).join('\n'), { details: { errors } });
 }
 
 const errnoOf = (cause: unknown) => (cause as NodeJS.ErrnoException).code ?? String(cause);
