@@ -209,6 +209,9 @@ export class ApplyPipeline extends EventEmitter<PipelineEvents> {
     let deferredAt: number | undefined;
     for (;;) {
       if (!windowOpen(config, this.opts.fc)) {
+        // Armed again after a newer config queued behind this one: that one waits for the window instead.
+        const next = this.scheduler.queued;
+        if (next !== undefined) return { status: 'superseded', stage: 'window', reason: `superseded by version ${next.config.version} (${next.config.id}) while deferred` };
         if (deferredAt === undefined) {
           deferredAt = this.clock.monotonic();
           this.emitAck(subjectOf(job), { status: 'deferred', stage: 'window', reason: `${windowClosedReason(this.opts.fc)}; applying when disarmed${deadlineSec ? ` (deadline ${deadlineSec} s)` : ''}` }, job.receivedAt, job.meta);
