@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from '../protocol/cli-errors.js';
 
 /** What a command needs from its surroundings; tests pass their own. */
 export interface CliIO {
@@ -13,11 +14,7 @@ export const processIO: CliIO = {
   env: process.env,
 };
 
-export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
-
-export class UsageError extends Error {}
+export { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from '../protocol/cli-errors.js';
 
 /** node:util parseArgs, with unknown options and missing values turned into UsageError (exit 2). */
 export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, allowPositionals = true) {

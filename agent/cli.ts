@@ -1,5 +1,5 @@
-import { EXIT_FAILED, EXIT_USAGE, UsageError, processIO, type CliIO } from './cli-io.js';
-import { isAimError } from '../protocol/index.js';
+import { EXIT_USAGE, processIO, type CliIO } from './cli-io.js';
+import { cliErrorExit } from '../protocol/cli-errors.js';
 import { AGENT_VERSION } from './version.js';
 
 type Command = (argv: string[], io: CliIO) => Promise<number>;
@@ -11,18 +11,20 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   apply: async () => (await import('./commands/apply.js')).applyCommand,
   run: async () => (await import('./commands/run.js')).runCommand,
   doctor: async () => (await import('./commands/doctor.js')).doctorCommand,
+  'check-settings': async () => (await import('./commands/check-settings.js')).checkSettingsCommand,
 };
 
 const USAGE = `usage: aim-agent <command> [options]
 
 commands:
   run [--settings FILE]                         the service
-  apply FILE --fc LINK [--state-dir DIR] [--allow-unsigned]
+  apply FILE --fc LINK --state-dir DIR [--allow-unsigned]
                                                 apply one config locally, print the ack as JSON
   validate FILE [--trust PUBKEY ...] [--json]   check a config (plain or JWS)
   lock status|break [--force] [--json]          show or break the aim lock
   lock run [--timeout S] -- CMD ARGS...         hold the lock while CMD runs
   doctor                                        check lock, aim file, FC drift, broker
+  check-settings [--settings FILE]              check settings and the key files they name (systemctl reload runs it)
 
 every command takes --settings FILE (default /etc/aim-agent/agent.json) and --state-dir DIR
 `;
@@ -46,16 +48,6 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
   try {
     return await (await load())(rest, io);
   } catch (err) {
-    if (err instanceof UsageError) {
-      io.err(`aim-agent ${name}: ${err.message}\n`);
-      return EXIT_USAGE;
-    }
-    if (isAimError(err)) {
-      io.err(`aim-agent ${name}: ${err.message} [${err.code}]\n`);
-      return EXIT_FAILED;
-    }
-    io.err(`aim-agent ${name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    return EXIT_FAILED;
+    return cliErrorExit(`aim-agent ${name}`, err, io.err);
   }
 }
-

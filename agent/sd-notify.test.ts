@@ -2,6 +2,7 @@ import t, { type Test } from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { requireTool, spawnTracked, waitFor, type Tracked } from '../test/support/index.js';
 import type { Logger } from './log.js';
 import { SystemdNotifier } from './sd-notify.js';
@@ -192,4 +193,13 @@ t.test('a missing notify socket is logged and the promise still resolves', async
   const n = new SystemdNotifier({ env: { NOTIFY_SOCKET: join(tmpdir(), 'aim-no-such-socket'), PATH: process.env.PATH }, logger });
   await n.ready();
   t.equal(warnings.length, 1);
+});
+
+t.test('a failed send is logged with its payload (it used to vanish under pino\'s own msg key)', async (t) => {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'warn' }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
+  const n = new SystemdNotifier({ env: { NOTIFY_SOCKET: '/run/x' }, logger, send: () => Promise.reject(new Error('systemd-notify exited with SIGTERM')) });
+  await n.stopping();
+  t.equal(lines.length, 1);
+  t.match(lines[0], { msg: 'sd_notify failed', payload: 'STOPPING=1', err: { message: /SIGTERM/ } });
 });

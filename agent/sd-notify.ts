@@ -147,7 +147,8 @@ export class SystemdNotifier {
     const msg = lines.join('\n');
     const next = this.#queue.then(() =>
       this.#send(msg).catch((err: unknown) => {
-        this.#logger?.warn({ err, msg }, 'sd_notify failed');
+        // Not `msg`: that is pino's message key, and the payload would vanish from the line.
+        this.#logger?.warn({ err, payload: msg }, 'sd_notify failed');
       }),
     );
     this.#queue = next;

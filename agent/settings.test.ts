@@ -11,10 +11,10 @@ t.test('the three required fields are enough: everything else gets its DESIGN.md
   if (!r.ok) return t.fail(JSON.stringify(r.errors));
   const s = r.settings;
   t.same(s.broker, { url: 'mqtt://127.0.0.1:1883', protocolVersion: 5, topicPrefix: 'aim', sessionExpiryS: 86400, keepaliveS: 30, connectTimeoutMs: 10000 });
-  t.same(s.fc, { link: 'serial:/dev/serial0:921600', paramTimeoutMs: 1000, paramRetries: 3, acceptUnsigned: true });
+  t.same(s.fc, { link: 'serial:/dev/serial0:921600', paramTimeoutMs: 1000, paramRetries: 3 }, 'acceptUnsigned unset: with a signing key, unsigned frames are refused');
   t.same(s.security, { requireSignature: true, trustedKeys: [] });
   t.same(s.lock, { ttlS: 10, sweepS: 2, acquireTimeoutS: 30 });
-  t.same(s.apply, { shutdownTimeoutS: 10, aimTimeoutMs: 3000 });
+  t.same(s.apply, { shutdownTimeoutS: 20, aimTimeoutMs: 3000 }, 'the whole stop, 10 s under the unit\'s TimeoutStopSec');
   t.equal(s.stateDir, DEFAULT_STATE_DIR);
   t.equal(s.logLevel, 'info');
   const partial = parseSettings({ ...minimal, lock: { ttlS: 5 }, security: { trustedKeys: ['/etc/aim-agent/k.pem'] } });

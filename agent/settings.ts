@@ -34,7 +34,8 @@ export const SettingsSchema = z.strictObject({
     paramRetries: z._default(int(0, 20), 3),
     /** Hex (64 chars) MAVLink 2 signing key file; unset: no signing. */
     signingKeyFile: z.optional(z.string()),
-    acceptUnsigned: z._default(z.boolean(), true),
+    /** With a signing key: accept unsigned frames from the FC too. Unset means no (the link's default). */
+    acceptUnsigned: z.optional(z.boolean()),
   }),
   security: z._default(
     z.strictObject({
@@ -54,10 +55,10 @@ export const SettingsSchema = z.strictObject({
   ),
   apply: z._default(
     z.strictObject({
-      shutdownTimeoutS: z._default(num(0, 600), 10),
+      shutdownTimeoutS: z._default(num(0, 600), 20),
       aimTimeoutMs: z._default(int(50, 60000), 3000),
     }),
-    { shutdownTimeoutS: 10, aimTimeoutMs: 3000 },
+    { shutdownTimeoutS: 20, aimTimeoutMs: 3000 },
   ),
   logLevel: z._default(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
 });

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { DRONE_ID_RE, isValidDroneId } from '../protocol/index.js';
+import { DRONE_ID_RE, UsageError, isValidDroneId } from '../protocol/index.js';
 
 /** What an aimctl command needs from its surroundings; tests pass their own. */
 export interface CliIO {
@@ -15,11 +15,7 @@ export interface CliIO {
   signal?: AbortSignal;
 }
 
-export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
-
-export class UsageError extends Error {}
+export { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from '../protocol/cli-errors.js';
 
 /** node:util parseArgs, with unknown options and missing values turned into UsageError (exit 2). */
 export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, allowPositionals = true) {

@@ -1,5 +1,6 @@
-import { isAimError } from '../protocol/index.js';
-import { EXIT_FAILED, EXIT_USAGE, UsageError, type CliIO } from './cli-io.js';
+import { cliErrorExit } from '../protocol/index.js';
+import { EXIT_USAGE, type CliIO } from './cli-io.js';
+import { AIMCTL_VERSION } from './version.js';
 
 type Command = (argv: string[], io: CliIO) => Promise<number>;
 
@@ -25,6 +26,7 @@ commands:
 
 broker options: --broker URL (AIMCTL_BROKER), --topic-prefix P, --username U, --password-file F,
                 --ca F, --cert F, --client-key F;  signing key: --key PRIVATE.pem (AIMCTL_KEY)
+--version prints aimctl's version
 exit codes: 0 success, 1 refused or failed (reason on stderr), 2 usage error
 'aimctl <command> --help' for a command's options
 `;
@@ -36,6 +38,10 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     (name === undefined ? io.err : io.out)(USAGE);
     return name === undefined ? EXIT_USAGE : 0;
   }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    io.out(`aimctl ${AIMCTL_VERSION}\n`);
+    return 0;
+  }
   const load = COMMANDS[name];
   if (load === undefined) {
     io.err(`aimctl: unknown command '${name}'\n${USAGE}`);
@@ -44,15 +50,6 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   try {
     return await (await load())(rest, io);
   } catch (err) {
-    if (err instanceof UsageError) {
-      io.err(`aimctl ${name}: ${err.message}\n`);
-      return EXIT_USAGE;
-    }
-    if (isAimError(err)) {
-      io.err(`aimctl ${name}: ${err.message} [${err.code}]\n`);
-      return EXIT_FAILED;
-    }
-    io.err(`aimctl ${name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    return EXIT_FAILED;
+    return cliErrorExit(`aimctl ${name}`, err, io.err);
   }
 }

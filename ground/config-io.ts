@@ -15,7 +15,12 @@ export interface LoadedConfig {
   sha256: string;
   /** Set when the file already was a JWS (published as is; it cannot be changed without re-signing). */
   jws?: string;
+  /** False when a plain file left `version` out (readConfigFile with `versionOptional`): the command picks it. */
+  versionGiven?: boolean;
 }
+
+/** Stands in for a missing `version` while the rest of the document is validated; never signed. */
+const PLACEHOLDER_VERSION = 1;
 
 const JWS_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
@@ -38,8 +43,12 @@ export function decodeDesired(bytes: Buffer): LoadedConfig | undefined {
   return { config: r.config, sha256: r.sha256, ...(payload !== undefined ? { jws: text.trim() } : {}) };
 }
 
-/** Read an aim-config file (plain JSON or a JWS) and validate it; AIM_ERR_INVALID lists `path: message`. */
-export async function readConfigFile(file: string): Promise<LoadedConfig> {
+/**
+ * Read an aim-config file (plain JSON or a JWS) and validate it; AIM_ERR_INVALID lists `path: message`.
+ * With `versionOptional`, a plain document may leave `version` out (`versionGiven: false`): the roll-out
+ * or `push --version auto` picks the next one.
+ */
+export async function readConfigFile(file: string, opts: { versionOptional?: boolean } = {}): Promise<LoadedConfig> {
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
@@ -48,9 +57,22 @@ export async function readConfigFile(file: string): Promise<LoadedConfig> {
   }
   const text = bytes.toString('utf8');
   const payload = jwsPayload(text);
-  const r = parseAimConfig(payload ?? bytes);
+  const missing = payload === undefined && opts.versionOptional === true ? withoutVersion(bytes) : undefined;
+  const r = parseAimConfig(missing ?? payload ?? bytes);
   if (!r.ok) throw new AimError('AIM_ERR_INVALID', `${file}: not a valid aim-config\n${formatPathErrors(r.errors)}`, { details: { errors: r.errors } });
-  return { config: r.config, sha256: r.sha256, ...(payload !== undefined ? { jws: text.trim() } : {}) };
+  return { config: r.config, sha256: r.sha256, versionGiven: missing === undefined, ...(payload !== undefined ? { jws: text.trim() } : {}) };
+}
+
+/** The document with a placeholder version when it is a JSON object without one; undefined otherwise. */
+function withoutVersion(bytes: Buffer): Buffer | undefined {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc) || 'version' in doc) return undefined;
+  return Buffer.from(JSON.stringify({ ...doc, version: PLACEHOLDER_VERSION }));
 }
 
 /** Sign a config (validated first, so its sha256 is the one the agent will compute). */

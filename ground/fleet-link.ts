@@ -138,6 +138,15 @@ export class FleetLink extends EventEmitter<FleetLinkEvents> {
     });
   }
 
+  /**
+   * Withdraw a drone's desired config: an empty retained message clears the topic on the broker, and an
+   * agent that still holds a queued or deferred job for it cancels that job (acked `superseded`).
+   */
+  async clearDesired(droneId: string): Promise<void> {
+    await this.client.publishAsync(topicFor(droneId, 'desired', this.topicPrefix), Buffer.alloc(0), { qos: 1, retain: true });
+    delete this.viewOf(droneId).desired;
+  }
+
   /** Stop listening and close the connection. */
   async close(): Promise<void> {
     this.closing = true;

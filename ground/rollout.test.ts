@@ -132,14 +132,15 @@ t.test('a deferred drone stays pending until it applies or the wave times out', 
   t.equal(s.byDrone.get('d4')!.state, 'applied');
 });
 
-t.test('--rollback restores the previous config on the drones already updated', async (t) => {
+t.test('--rollback restores the previous config on every drone that was sent the halted one', async (t) => {
   const { ws, broker, drones } = await fleet(t, 6, { d3: 'fail' });
   const run = await rollout(ws, broker.url, ws.file('next.json', NEXT), ['--drones', ids(6).join(','), '--waves', '50%,100%', '--rollback']);
   t.equal(run.code, 1, run.err);
   const s = summaryOf(run);
-  t.equal(s.result, 'rolled-back');
+  // d3 fails every apply (its FC), the rollback too: it answered, but it is not restored.
+  t.equal(s.result, 'rollback-incomplete');
   const rb = run.events.find((e) => e.event === 'rollback-start');
-  t.match(rb, { version: 3, drones: ['d1', 'd2'] }, 'only the drones that took version 2');
+  t.match(rb, { version: 3, drones: ['d1', 'd2', 'd3'], scope: 'all-sent' }, 'the failed drone too: its retained desired was the halted config');
   for (const d of ['d1', 'd2']) {
     const drone = drones.get(d)!;
     t.equal(s.byDrone.get(d)!.rollback, 'restored');
@@ -148,7 +149,10 @@ t.test('--rollback restores the previous config on the drones already updated', 
     const { version: _v1, issuedAt: _i1, ...seed } = SEED;
     t.equal(canonicalJson(restored), canonicalJson(seed), `${d} runs the seed config again, as version 3`);
   }
-  t.same(drones.get('d3')!.history.map((c) => c.version), [1], 'the failed drone rolled itself back; not re-issued');
+  t.equal(s.byDrone.get('d3')!.rollback, 'failed');
+  t.same(drones.get('d3')!.history.map((c) => c.version), [1], 'the failed drone still runs the seed');
+  const retained = await retainedSnapshot(broker.url, ['d3']);
+  t.equal(retained.d3!.desired?.split('.')[1] && JSON.parse(Buffer.from(retained.d3!.desired.split('.')[1]!, 'base64url').toString()).version, 3, "d3's retained desired is the rollback config, not the halted one");
   for (const d of ['d4', 'd5', 'd6']) t.equal(drones.get(d)!.received.length, 1, `${d} never sent anything`);
 });
 
@@ -206,4 +210,24 @@ t.test('rollout usage errors exit 2 before anything touches the network', async 
     t.equal(run.code, 2, what);
     t.match(run.err, re, what);
   }
+});
+
+t.test('a config without version gets the next one; the state file goes to the state directory, not the cwd', async (t) => {
+  const { ws, broker, drones } = await fleet(t, 3);
+  const { version: _v, ...noVersion } = NEXT;
+  const stateDir = `${ws.dir}/state-home`;
+  const run = await aimctl(['rollout', ws.file('nov.json', noVersion), '--json', '--key', ws.keyPath, '--broker', broker.url, '--drones', ids(3).join(',')], {
+    env: { AIMCTL_STATE_DIR: stateDir },
+  });
+  t.equal(run.code, 0, run.err);
+  t.match(run.events[0], { event: 'start', version: 2 }, 'one above the seed every drone reports');
+  for (const d of drones.values()) t.equal(d.applied!.config.version, 2);
+  const start = run.events[0]!;
+  t.match(start.event === 'start' ? start.stateFile : '', new RegExp(`^${stateDir}/aimctl-rollout-ro-.*\\.json$`));
+  t.equal((await readStateFile(start.event === 'start' ? start.stateFile : '')).result, 'succeeded');
+  const xdg = await aimctl(['rollout', ws.file('nov2.json', noVersion), '--json', '--key', ws.keyPath, '--broker', broker.url, '--drones', 'd1'], {
+    env: { XDG_STATE_HOME: `${ws.dir}/xdg` },
+  });
+  t.equal(xdg.code, 0, xdg.err);
+  t.match(xdg.events[0], { event: 'start', version: 3, stateFile: new RegExp(`^${ws.dir}/xdg/aimctl/`) });
 });

@@ -1,12 +1,20 @@
+import { common } from 'node-mavlink';
 import t, { type Test } from 'tap';
 import { openFcLink, type FcLink, type FcLinkOptions, type ParamSetItem } from '../agent/fc/index.js';
-import { MOUNT_PARAMS, paramSpec } from '../protocol/param-table.js';
+import { CAST_PROBE_PARAMS, MEASURED_CASTS } from '../protocol/param-cast-facts.js';
+import { MAV_PARAM_TYPE, MOUNT_PARAMS, paramSpec } from '../protocol/param-table.js';
+import { TestGcs } from '../sim/test-helpers/gcs.js';
 import { nextEvent, requireTool, waitFor, type Teardown } from '../test/support/index.js';
-import { fcTargets, startTarget, type SimControl } from './fc-target.js';
+import { requireSitl } from '../test/support/sitl.js';
+import { fcTargets, isSitlKind, sharedSitl, startTarget, type SimControl } from './fc-target.js';
 
-// One suite for every flight controller: fc-sim (default, over a pty at 57600 and over TCP), ArduPilot
-// SITL or a bench drone named by AIM_FC. Cases marked SIM-ONLY need fc-sim's controls (impairments,
-// kill/restart, pty recreation) and skip when AIM_FC is set. See hw-tests/README.md.
+// One suite for every flight controller: fc-sim over a pty at 57600 and over TCP, then real ArduPilot
+// SITL over TCP and at 57600 through a pacing bridge (or only the FC named by AIM_FC, e.g. a bench
+// drone). Cases marked SIM-ONLY need fc-sim's controls (impairments, kill/restart, pty recreation) and
+// are skipped, saying why, on the others. See hw-tests/README.md.
+
+/** One SITL for this file, shared by both SITL targets; stopped when the file ends. */
+const sitl = sharedSitl(t);
 
 const CAP_PARAM_ENCODE_BYTEWISE = 1n << 4n;
 const CAP_PARAM_ENCODE_C_CAST = 1n << 17n;
@@ -36,12 +44,13 @@ function otherValue(name: string, current: number): number {
 
 for (const spec of fcTargets()) {
   t.test(spec.name, async (t) => {
-    if (spec.kind === 'pty' && !requireTool({ fail: (m) => void t.fail(m), skip: (m) => t.plan(0, m) }, 'socat')) return;
-    const target = await startTarget(t, spec);
-    // SIM-ONLY cases need fc-sim's controls; against AIM_FC they are skipped, saying why.
+    if ((spec.kind === 'pty' || spec.kind === 'sitl-uart') && !requireTool({ fail: (m) => void t.fail(m), skip: (m) => t.plan(0, m) }, 'socat')) return;
+    if (isSitlKind(spec.kind) && !requireSitl(t)) return;
+    const target = await startTarget(t, spec, sitl);
+    // SIM-ONLY cases need fc-sim's controls; on a real FC they are skipped, saying why.
     const simTest = (name: string, why: string, fn: (t: Test, sim: SimControl) => Promise<void>) => {
       const sim = target.sim;
-      if (sim === undefined) t.test(`SIM-ONLY: ${name}`, { skip: `needs fc-sim (${why}); skipped with AIM_FC` }, async () => undefined);
+      if (sim === undefined) t.test(`SIM-ONLY: ${name}`, { skip: `needs fc-sim (${why}); ${target.name} is a real FC` }, async () => undefined);
       else t.test(`SIM-ONLY: ${name}`, (tt) => fn(tt, sim));
     };
     const link = await open(t, target.link);
@@ -132,6 +141,33 @@ for (const spec of fcTargets()) {
         { force: true },
       );
       t.same(v.map((x) => [x.result, x.got]), [['ok', 1.5], ['ok', -2.5], ['ok', 3.5]], 'X echoes X, Y, Z; siblings are not taken for answers');
+    });
+
+    t.test('fractional and out-of-range floats sent as-is are stored as ArduPilot SITL stored them', async (t) => {
+      // The agent rounds before sending, so this asks the FC itself: raw PARAM_SETs from a second client,
+      // expected values from protocol/param-cast-facts.ts (measured on SITL), not from any model.
+      const link2 = target.link2;
+      if (link2 === undefined) return void t.plan(0, `skip: ${target.name} has one port; the raw client needs a second`);
+      const gcs = await TestGcs.connect(link2);
+      t.teardown(() => gcs.close());
+      const probes = Object.entries(CAST_PROBE_PARAMS) as [keyof typeof CAST_PROBE_PARAMS, string][];
+      const before = await link.params.getMany(probes.map(([, name]) => name));
+      const send = async (name: string, value: number, type: keyof typeof MAV_PARAM_TYPE) => {
+        const since = gcs.mark();
+        gcs.send(TestGcs.paramSet(name, value, MAV_PARAM_TYPE[type]));
+        return (await gcs.wait(common.ParamValue, (m) => m.paramId === name, { since, timeoutMs: 3000 })).paramValue;
+      };
+      const wrong: string[] = [];
+      for (const c of MEASURED_CASTS) {
+        const got = await send(CAST_PROBE_PARAMS[c.type as keyof typeof CAST_PROBE_PARAMS], c.sent, c.type);
+        if (got !== c.stored) wrong.push(`${c.type} ${c.sent} → ${got}, measured ${c.stored}`);
+      }
+      t.same(wrong, [], `all ${MEASURED_CASTS.length} measured casts reproduced`);
+      // Put the probe parameters back (later cases rely on the pitch limits and default mode).
+      for (const [type, name] of probes) {
+        const b = before.get(name);
+        if (b !== undefined) t.equal(await send(name, b.value, type), b.value, `${name} restored`);
+      }
     });
 
     t.test('read-only parameter: denied', async (t) => {

@@ -1,5 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { AimError } from './errors.js';
+import { readNamedFile } from './file-errors.js';
 
 /**
  * Ed25519 keys as PEM (SPKI public, PKCS#8 private), the files `openssl genpkey -algorithm ed25519`
@@ -21,6 +22,11 @@ export function generateKeyPair(): KeyPairPem {
 }
 
 export function loadPublicKey(pem: string | Buffer, source = 'public key'): KeyObject {
+  // createPublicKey happily derives the public half of a private key: a private key in a trust list
+  // means it was copied where it should not be, so it is refused rather than quietly used.
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem.toString())) {
+    throw new AimError('AIM_ERR_KEY', `${source}: is a private key; trust its public half (openssl pkey -in KEY -pubout)`);
+  }
   let key: KeyObject;
   try {
     key = createPublicKey(pem);
@@ -29,6 +35,11 @@ export function loadPublicKey(pem: string | Buffer, source = 'public key'): KeyO
   }
   if (key.asymmetricKeyType !== 'ed25519') throw new AimError('AIM_ERR_KEY', `${source}: key type is ${key.asymmetricKeyType}, need ed25519`);
   return key;
+}
+
+/** A public key file; a missing or unreadable file is AIM_ERR_KEY `path: no such file`. */
+export function loadPublicKeyFile(path: string): KeyObject {
+  return loadPublicKey(readNamedFile(path, 'AIM_ERR_KEY'), path);
 }
 
 export function loadPrivateKey(pem: string | Buffer, source = 'private key'): KeyObject {

@@ -1,5 +1,6 @@
 import type { AimConfig } from './aim-config.js';
-import { INT_PARAM_RANGES, MOUNT_MODES, paramSpec, type ParamType } from './param-table.js';
+import { castToParamType } from './param-cast.js';
+import { MOUNT_MODES, paramSpec, type ParamType } from './param-table.js';
 
 /** One flight-controller parameter to set. `type` is undefined for a raw parameter we have no spec for: the FC's own PARAM_VALUE tells. */
 export interface FcParam {
@@ -49,15 +50,12 @@ export function configToAimCommand(cfg: AimConfig): AimCommand | undefined {
 }
 
 /**
- * The value a parameter of `type` will hold after ArduPilot's C-cast of the float32 we send:
- * integers truncate toward zero and saturate to the type; REAL32 rounds to float32.
- * Used both to range-check before sending and to compare the echo.
+ * The value a parameter of `type` will hold after ArduPilot stores the float32 we send (see
+ * param-cast.ts castToParamType, the one cast model, measured on SITL). Used both to range-check
+ * before sending and to compare the echo.
  */
 export function castParamValue(value: number, type: ParamType | undefined): number {
-  if (type === undefined || type === 'REAL32') return Math.fround(value);
-  const f = Math.trunc(Math.fround(value));
-  const [lo, hi] = INT_PARAM_RANGES[type];
-  return Math.min(hi, Math.max(lo, f));
+  return castToParamType(value, type);
 }
 
 /**

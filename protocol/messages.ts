@@ -54,6 +54,9 @@ export const ReportedSchema = z
       drift: z.array(ParamResultSchema),
       /** True when drift found at start was pushed back to the file's values. */
       driftRepaired: z.optional(z.boolean()),
+      /** When that repair was verified; `drift` then lists what is left (none), `repaired` what was pushed back. */
+      repairedAt: z.optional(isoTime),
+      repaired: z.optional(z.array(ParamResultSchema)),
     }),
   })
   .check(z.meta({ title: 'aim-reported', description: 'the config a drone has applied, retained on aim/<drone>/config/reported' }));

@@ -164,9 +164,13 @@ class Reader {
 
   private key(frame: Extract<Frame, { kind: 'object' }>): string {
     if (this.text[this.pos] !== '"') this.error(frame.path, `expected a quoted key but found ${this.describe()}`);
+    const start = this.pos;
     const key = this.string(frame.path);
-    if (FORBIDDEN_KEYS.has(key)) this.error(childPath(frame.path, key), `key "${key}" is not allowed`);
-    if (Object.prototype.hasOwnProperty.call(frame.value, key)) this.error(childPath(frame.path, key), 'duplicate key');
+    const bad = FORBIDDEN_KEYS.has(key) ? `key "${key}" is not allowed` : Object.prototype.hasOwnProperty.call(frame.value, key) ? 'duplicate key' : undefined;
+    if (bad !== undefined) {
+      this.pos = start; // point at the key itself
+      this.error(childPath(frame.path, key), bad);
+    }
     this.ws();
     if (this.text[this.pos] !== ':') this.error(frame.path, `expected ':' after key "${key}" but found ${this.describe()}`);
     this.pos++;
@@ -253,7 +257,9 @@ class Reader {
     return `${JSON.stringify(this.text[this.pos])} at ${this.where()}`;
   }
 
+  /** Every syntax error names its line and column, so an operator can find it in an editor. */
   private error(path: string, message: string): never {
-    throw new JsonSyntaxError(path, `invalid JSON: ${message}`);
+    const at = /line \d+ column \d+/.test(message) ? '' : ` at ${this.where()}`;
+    throw new JsonSyntaxError(path, `invalid JSON: ${message}${at}`);
   }
 }

@@ -70,3 +70,39 @@ t.test('a simulated fleet of real agents: canary, waves, a deferred, a failing a
   }
   t.equal(fleet.get(d1).fc.getParam('MNT1_PITCH_MIN'), -60);
 });
+
+t.test("the issue's three drones: one FC link down, halt + rollback; after its restart it applies the rollback, not the halted config", async (t) => {
+  const ws = workspace(t);
+  const broker = await startBroker(t);
+  const fleet = await startFleet({ brokerUrl: broker.url, size: 3, trustedKeys: [`${ws.dir}/ground.pub.pem`], agent: { fc: { paramTimeoutMs: 300, paramRetries: 1 } } });
+  t.teardown(() => fleet.stop());
+  const [d1, d2, d3] = fleet.ids as [string, string, string];
+  const cli = (args: string[]) => aimctl([...args, '--json', '--key', ws.keyPath, '--broker', broker.url, '--state', `${args[1]}.state.json`]);
+  const seed = await cli(['rollout', ws.file('v1.json', aimConfig('v1', -90)), '--all', '--canary', '1', '--waves', '100%', '--timeout', '20']);
+  t.equal(seed.code, 0, seed.err);
+
+  fleet.get(d3).failVerification(true);
+  const run = await cli(['rollout', ws.file('hotfix2.json', aimConfig('hotfix2', -60)), '--all', '--canary', '1', '--waves', '50%,100%', '--rollback', '--timeout', '15']);
+  t.equal(run.code, 1);
+  const s = summaryOf(run);
+  t.equal(s.byDrone.get(d3)!.state, 'failed', `${d3} answered failed`);
+  t.match(run.events.find((e) => e.event === 'rollback-start'), { version: 3, drones: [d1, d2, d3] }, `${d3} is rolled back too`);
+  for (const d of [d1, d2]) {
+    t.equal(s.byDrone.get(d)!.rollback, 'restored');
+    t.equal(fleet.get(d).fc.getParam('MNT1_PITCH_MIN'), -90, `${d}'s FC is back on v1's limit`);
+  }
+  const client = await connectBroker({ url: broker.url, topicPrefix: 'aim' });
+  const watch = await FleetLink.open(client, { topicPrefix: 'aim', drones: [d3], logger: pino({ level: 'silent' }) });
+  t.teardown(() => watch.close());
+  t.match(watch.view(d3).desired?.config, { version: 3, id: 'v1' }, `${d3}'s retained desired is the rollback config, not the halted v2`);
+
+  // Its FC comes back and the companion computer reboots: the agent applies what is retained.
+  fleet.get(d3).failVerification(false);
+  await fleet.get(d3).goOffline();
+  await fleet.get(d3).goOnline();
+  await waitFor(`${d3} to report version 3`, () => watch.view(d3).reported?.version === 3, { timeoutMs: 20_000 });
+  t.equal(fleet.get(d3).fc.getParam('MNT1_PITCH_MIN'), -90, `${d3}'s FC runs v1's limit: the halted config never landed`);
+  const status = await aimctl(['status', '--json', '--broker', broker.url]);
+  const rows = status.out.trim().split('\n').map((l) => JSON.parse(l) as { drone: string; appliedVersion: number; offTarget: boolean });
+  t.same(rows.map((r) => [r.drone, r.appliedVersion, r.offTarget]), [[d1, 3, false], [d2, 3, false], [d3, 3, false]], 'the fleet is one again: 3/3/3');
+});

@@ -7,6 +7,6 @@ export { formatSimLink, parseSimLink, type SimLinkSpec } from './link-spec.js';
 export { ARDUPILOT_CAPABILITIES, BASE_MODE_ARMED, BASE_MODE_DISARMED } from './messages.js';
 export { eulerToQuaternion, MountMode, quaternionToEuler, type Euler } from './mount.js';
 export { BITS_PER_BYTE, wireMs } from './paced-queue.js';
-export { castToParamType } from './param-cast.js';
+export { castToParamType } from '../protocol/param-cast.js';
 export { SIM_DEFAULT_OVERRIDES, SIM_PARAM_DEFS, type SimParamDef } from './param-defaults.js';
 export { INDEX_BY_NAME, READ_QUEUE_DEPTH } from './param-server.js';

@@ -1,6 +1,8 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { MAV_PARAM_TYPE } from '../protocol/param-table.js';
-import { castToParamType, floatEqual, MAV_PARAM_TYPE_REAL32 } from './param-cast.js';
+
+const MAV_PARAM_TYPE_REAL32 = MAV_PARAM_TYPE.REAL32;
+import { castToParamType, floatEqual } from '../protocol/param-cast.js';
 import type { SimParamDef } from './param-defaults.js';
 
 /** A PARAM_VALUE the FC sends back to every link after a set. */

@@ -6,12 +6,13 @@
 #   DESTDIR=/tmp/img PREFIX=/opt/aim-agent systemd/install.sh # staging tree (image build, packaging)
 #
 # Lays out:
-#   $PREFIX/                      dist/, package.json, package-lock.json, production node_modules,
-#                                 bin/aim-agent (launcher), share/ (docs, examples)
+#   the files of packaging/layout.sh (the same as the .deb's: the agent bundle, launcher, serialport's
+#   binding, unit, sysusers/tmpfiles), with PREFIX=/opt/aim-agent and the system files under /usr/local:
 #   /usr/local/bin/aim-agent      -> $PREFIX/bin/aim-agent
 #   /usr/local/lib/systemd/system/aim-agent.service
 #   /usr/local/lib/sysusers.d/aim-agent.conf, /usr/local/lib/tmpfiles.d/aim-agent.conf
 #   /etc/aim-agent/agent.json     example settings, only when there is none (root:aim-agent 0640)
+# On Debian-based systems prefer the .deb (npm run package): apt then upgrades and removes it.
 # With DESTDIR empty (a real install, as root) it also creates the aim-agent user and directories
 # and, when systemd is running, enables the service (and restarts it if it was running and changed).
 set -euo pipefail
@@ -28,19 +29,17 @@ STATEDIR=/var/lib/aim-agent
 UNIT=aim-agent.service
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../packaging/layout.sh
+. "$here/../packaging/layout.sh"
 SOURCE=$(cd "$here/.." && pwd)
 action=install
-deps=copy
 purge=0
 
 usage() {
   cat <<EOF
-usage: install.sh [--source DIR] [--npm-ci] | --uninstall [--purge]
+usage: install.sh [--source DIR] | --uninstall [--purge]
 
   --source DIR   built checkout to install from (default: $SOURCE); needs dist/ (npm run build)
-  --npm-ci       fetch production dependencies with 'npm ci --omit=dev' instead of copying them
-                 from DIR/node_modules (copying needs no network; its native serialport binding
-                 must suit this machine, so build on the drone or on the same architecture)
   --uninstall    stop, disable and remove the service and the app; keeps $CONFDIR and $STATEDIR
   --purge        with --uninstall: remove $CONFDIR and $STATEDIR too
 
@@ -54,7 +53,6 @@ while [ $# -gt 0 ]; do
   case $1 in
     --source) SOURCE=$(cd "${2:?--source needs a directory}" && pwd); shift 2 ;;
     --source=*) SOURCE=$(cd "${1#--source=}" && pwd); shift ;;
-    --npm-ci) deps=npm-ci; shift ;;
     --uninstall) action=uninstall; shift ;;
     --purge) purge=1; shift ;;
     -h | --help) usage; exit 0 ;;
@@ -107,56 +105,13 @@ tree_sig() {
   )
 }
 
-# Copy the production packages as package-lock.json names them (what `npm ci --omit=dev` would
-# install) from the source tree. One node process: a tar per package costs seconds on a Pi.
-# Nested node_modules are separate lock entries (and may be dev-only), so each package is copied
-# without them. Optional packages for other platforms are simply absent and skipped.
-copy_prod_packages() {
-  "$NODE" -e '
-    const fs = require("fs"), path = require("path");
-    const [src, dst] = process.argv.slice(1);
-    const lock = JSON.parse(fs.readFileSync(path.join(src, "package-lock.json"), "utf8"));
-    for (const [p, e] of Object.entries(lock.packages ?? {})) {
-      if (!p.startsWith("node_modules/") || e.dev || e.link) continue;
-      const from = path.join(src, p);
-      if (!fs.existsSync(from)) continue;
-      fs.cpSync(from, path.join(dst, p), {
-        recursive: true, verbatimSymlinks: true,
-        filter: (f) => !path.relative(from, f).split(path.sep).includes("node_modules"),
-      });
-    }
-  ' "$SOURCE" "$1"
-}
-
 build_app() {
-  local stage=$1
-  cp -R "$SOURCE/dist" "$stage/dist"
-  cp "$SOURCE/package.json" "$SOURCE/package-lock.json" "$stage/"
-  if [ "$deps" = npm-ci ]; then
-    (cd "$stage" && npm ci --omit=dev --no-audit --no-fund --loglevel=error)
-    rm -rf "$stage/node_modules/.cache"
-  else
-    [ -d "$SOURCE/node_modules" ] || die "$SOURCE/node_modules is missing: run 'npm ci' there, or use --npm-ci"
-    copy_prod_packages "$stage"
-  fi
-  mkdir -p "$stage/bin" "$stage/share/doc" "$stage/share/examples"
-  # exec keeps node as the unit's main PID: Type=notify and WATCHDOG_PID rely on it.
-  cat >"$stage/bin/aim-agent" <<EOF
-#!/bin/sh
-# aim-agent launcher, written by systemd/install.sh.
-# dist/bundle is the agent bundled per command (scripts/bundle/bundle.ts): a fraction of the start time
-# and memory of loading node_modules file by file. --lite-mode: no optimizing JIT (the agent is
-# I/O-bound; --no-expose-wasm silences its warning). With a 1 MB young generation it keeps the idle RSS
-# down on a companion computer; bench/agent-idle.bench.ts runs exactly this command line.
-exec "$NODE" --lite-mode --no-expose-wasm --max-semi-space-size=1 "$PREFIX/dist/bundle/aim-agent.js" "\$@"
-EOF
-  for f in agent.json.example mosquitto-acl.example mosquitto.conf.example; do cp "$here/$f" "$stage/share/examples/"; done
-  [ ! -f "$SOURCE/docs/field-guide.md" ] || cp "$SOURCE/docs/field-guide.md" "$stage/share/doc/"
-  # Same modes whatever the checkout's umask was; nothing writable but by the owner.
-  chmod -R u+rwX,go+rX,go-w "$stage"
-  chmod 0755 "$stage" "$stage/bin/aim-agent"
+  [ -d "$SOURCE/node_modules/serialport" ] || die "$SOURCE/node_modules is missing: run 'npm ci' there first"
+  # The file list is shared with the .deb (packaging/layout.sh). The serialport binding is this
+  # machine's architecture (glibc and musl): build on the drone or on the same architecture.
+  aim_stage_app "$1" "$SOURCE" "$NODE" "$PREFIX"
   # The service runs this code: it must not stay owned by whoever made the checkout.
-  [ "$(id -u)" != 0 ] || chown -R 0:0 "$stage"
+  [ "$(id -u)" != 0 ] || chown -R 0:0 "$1"
 }
 
 install_app() {
@@ -195,10 +150,10 @@ do_install() {
   local unit
   unit=$(mktemp)
   cleanup+=("$unit")
-  sed "s#/opt/aim-agent#$PREFIX#g" "$here/$UNIT" >"$unit"
+  aim_render_unit "$PREFIX" >"$unit"
   put "$unit" "$DESTDIR$UNITDIR/$UNIT" 0644
-  put "$here/aim-agent.sysusers.conf" "$DESTDIR$SYSUSERSDIR/aim-agent.conf" 0644
-  put "$here/aim-agent.tmpfiles.conf" "$DESTDIR$TMPFILESDIR/aim-agent.conf" 0644
+  put "$AIM_SYSUSERS_SRC" "$DESTDIR$SYSUSERSDIR/$AIM_CONF_NAME" 0644
+  put "$AIM_TMPFILES_SRC" "$DESTDIR$TMPFILESDIR/$AIM_CONF_NAME" 0644
 
   local link=$DESTDIR$BINDIR/aim-agent
   if [ "$(readlink "$link" 2>/dev/null || true)" != "$PREFIX/bin/aim-agent" ]; then
@@ -217,7 +172,7 @@ do_install() {
   local conf=$DESTDIR$CONFDIR
   if [ ! -d "$conf" ]; then install -d -m 0750 "$conf"; say "installed: $conf/"; fi
   if [ ! -e "$conf/agent.json" ]; then
-    install -m 0640 "$here/agent.json.example" "$conf/agent.json"
+    install -m 0640 "$AIM_SETTINGS_SRC" "$conf/agent.json"
     [ "$real" = 0 ] || chgrp aim-agent "$conf/agent.json"
     say "installed: $conf/agent.json (example: set droneId, broker and fc.link before starting)"
     fresh_settings=1

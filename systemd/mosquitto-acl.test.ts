@@ -134,8 +134,8 @@ t.test('a drone reads only its own desired config and writes only its own ack, r
   );
 });
 
-t.test('mosquitto.conf.example runs as written (paths and ports swapped for temp ones): TLS, passwords, ACL', async (t) => {
-  if (!need(t, 'mosquitto') || !need(t, 'mosquitto_passwd', 'mosquitto') || !need(t, 'openssl')) return;
+/** mosquitto.conf.example as written, with paths and ports swapped for temporary ones. */
+async function exampleBroker(t: Test): Promise<{ tlsUrl: string; localUrl: string; cert: string }> {
   const keyDir = mkdtempSync(join(tmpdir(), 'aim-tls-'));
   t.teardown(() => rmSync(keyDir, { recursive: true, force: true }));
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
@@ -153,14 +153,73 @@ t.test('mosquitto.conf.example runs as written (paths and ports swapped for temp
   const lines = conf.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#') && !l.startsWith('persistence_location'));
   t.notMatch(lines.join('\n'), /\/etc\/|\/var\//, 'every absolute path was swapped');
   await startMosquitto(t, { extraConfig: lines });
+  return { tlsUrl: `mqtts://127.0.0.1:${tlsPort}`, localUrl: `mqtt://127.0.0.1:${localPort}`, cert };
+}
 
-  const drone = await connectAsync(`mqtts://127.0.0.1:${tlsPort}`, { protocolVersion: 5, username: 'drone-a', password: USERS['drone-a'], ca: cert, reconnectPeriod: 0, connectTimeout: 5000 });
+function needExampleTools(t: Test): boolean {
+  return need(t, 'mosquitto') && need(t, 'mosquitto_passwd', 'mosquitto') && need(t, 'openssl');
+}
+
+t.test('mosquitto.conf.example runs as written (paths and ports swapped for temp ones): TLS, passwords, ACL', async (t) => {
+  if (!needExampleTools(t)) return;
+  const { tlsUrl, localUrl, cert } = await exampleBroker(t);
+  const drone = await connectAsync(tlsUrl, { protocolVersion: 5, username: 'drone-a', password: USERS['drone-a'], ca: cert, reconnectPeriod: 0, connectTimeout: 5000 });
   t.teardown(() => drone.endAsync(true));
-  const ground = await login(t, `mqtt://127.0.0.1:${localPort}`, 'ground', 'aimctl-local');
+  const ground = await login(t, localUrl, 'ground', 'aimctl-local');
   await ground.client.subscribeAsync('aim/+/status', { qos: 1 });
   t.equal(await tryPublish(drone, 'aim/drone-b/status', 'forged'), 'refused', 'the ACL applies on the TLS listener');
   t.equal(await tryPublish(drone, 'aim/drone-a/status', 'online'), 'accepted');
   await waitFor('ground on the local listener sees the drone over TLS', () => has(ground.got, 'aim/drone-a/status', 'online'));
   t.same(ground.got.map((m) => m.payload), ['online']);
-  await t.rejects(connectAsync(`mqtt://127.0.0.1:${localPort}`, { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000 }), 'anonymous clients are refused');
+  await t.rejects(connectAsync(localUrl, { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000 }), 'anonymous clients are refused');
+});
+
+t.test('mosquitto.conf.example binds a drone\'s client id to its login: A with B\'s client id neither throws B off nor drops its queue', async (t) => {
+  if (!needExampleTools(t)) return;
+  const { tlsUrl, localUrl, cert } = await exampleBroker(t);
+  const B_ID = 'aim-agent-drone-b';
+  /** A drone session as the agent opens it: its client id, clean start false, a session that outlives the connection. */
+  const droneLogin = async (user: User, clientId: string, clean = false) => {
+    const client = await connectAsync(tlsUrl, {
+      protocolVersion: 5, username: user, password: USERS[user], clientId, clean, ca: cert,
+      properties: { sessionExpiryInterval: 3600 }, reconnectPeriod: 0, connectTimeout: 5000,
+    });
+    t.teardown(() => client.endAsync(true));
+    const got: Received[] = [];
+    client.on('message', (topic, payload) => void got.push({ topic, payload: payload.toString() }));
+    return { client, got };
+  };
+  const ground = await login(t, localUrl, 'ground', 'aimctl-takeover');
+  await ground.client.subscribeAsync('aim/+/status', { qos: 1 });
+
+  // B online: its desired subscription is in its session.
+  const b = await droneLogin('drone-b', B_ID);
+  await b.client.subscribeAsync('aim/drone-b/config/desired', { qos: 1 });
+  let bClosed = false;
+  b.client.on('close', () => void (bClosed = true));
+
+  // A's credentials with B's client id, both ways a takeover is tried: resume and clean start.
+  for (const clean of [false, true]) {
+    const a = await droneLogin('drone-a', B_ID, clean);
+    // The broker handles A's CONNECT (a takeover would disconnect B right there) before it answers
+    // A; so if B's next round trip completes, B was not thrown off.
+    // A kicked-off client would queue the publish forever (reconnectPeriod 0): race it with the close.
+    const closed = new Promise<'closed'>((resolve) => (b.client.connected ? b.client.once('close', () => resolve('closed')) : resolve('closed')));
+    t.equal(await Promise.race([tryPublish(b.client, 'aim/drone-b/status', `online-${clean}`), closed]), 'accepted', `B still publishes after A connected with B's id (clean ${clean})`);
+    if (bClosed) return;
+    await waitFor('ground sees B\'s status', () => has(ground.got, 'aim/drone-b/status', `online-${clean}`));
+    t.notOk(bClosed, 'B was never disconnected');
+    t.equal(await tryPublish(a.client, 'aim/drone-b/status', 'forged'), 'refused', 'A is still only drone-a to the ACL');
+    await a.client.endAsync();
+  }
+
+  // B offline with its session kept: the ground's desired configs queue for it...
+  await b.client.endAsync();
+  for (const n of [1, 2]) await ground.client.publishAsync('aim/drone-b/config/desired', `queued-${n}`, { qos: 1 });
+  // ...while A, clean start, claims B's client id again.
+  const a = await droneLogin('drone-a', B_ID, true);
+  await a.client.endAsync();
+  const back = await droneLogin('drone-b', B_ID);
+  await waitFor('B gets what was queued while it was away', () => back.got.length >= 2);
+  t.same(back.got.map((m) => m.payload), ['queued-1', 'queued-2'], 'B\'s queued messages were kept, in order');
 });

@@ -72,7 +72,11 @@ t.test('the unit keeps what the agent needs, whatever a hardening pass might try
   t.same(values('User'), ['aim-agent']);
   t.same(values('SupplementaryGroups'), ['dialout']);
   t.same(values('ExecStart'), ['/opt/aim-agent/bin/aim-agent run --settings /etc/aim-agent/agent.json']);
-  t.same(values('ExecReload'), ['/bin/kill -HUP $MAINPID'], 'reload is SIGHUP (agent/commands/run.ts)');
+  t.same(
+    values('ExecReload'),
+    ['/opt/aim-agent/bin/aim-agent check-settings --settings /etc/aim-agent/agent.json', '/bin/kill -HUP $MAINPID'],
+    'reload checks the settings (a bad file fails `systemctl reload`), then SIGHUP (agent/commands/run.ts)',
+  );
   t.same(values('StateDirectory'), ['aim-agent']);
   t.same(values('StateDirectoryMode'), ['0750']);
   t.same(values('ConfigurationDirectory'), ['aim-agent']);

@@ -1,11 +1,11 @@
 import t from 'tap';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canonicalJson, configToFcParams, generateKeyPair, loadPrivateKey, signJws, type Ack, type AimConfig } from '../../protocol/index.js';
 import { startEmbeddedBroker } from '../../sim/embedded-broker.js';
 import { startFcSim } from '../../sim/index.js';
-import { ROOT, spawnCli, type Teardown } from '../../test/support/index.js';
+import { ROOT, spawnCli, waitFor, type Teardown } from '../../test/support/index.js';
 
 // `aim-agent apply` and `aim-agent doctor` as an operator runs them: real processes, fc-sim over TCP.
 
@@ -55,6 +55,8 @@ t.test('aim-agent apply: a signed config is applied with the service pipeline an
   t.equal(stale.code, 1);
   t.match(stale.ack, { status: 'rejected', code: 'AIM_ERR_STALE' });
   t.match(stale.stderr, /^version: must be greater than 3$/m, 'path: message on stderr');
+  // Failed on main: a failed or rejected apply printed nothing but the JSON on stdout.
+  t.match(stale.stderr, /^aim-agent apply: rejected at version: .*\[AIM_ERR_STALE\]$/m, 'the outcome and its code on stderr');
 });
 
 t.test('aim-agent apply: plain documents need --allow-unsigned; invalid ones are rejected with paths', async (t) => {
@@ -74,7 +76,7 @@ t.test('aim-agent apply: plain documents need --allow-unsigned; invalid ones are
   t.equal(dry.ack?.status, 'dry-run');
 });
 
-t.test('aim-agent lock run -- aim-agent apply: the apply works under the inherited lock (AIM_LOCK_TOKEN), not against it', async (t) => {
+t.test('aim-agent lock run -- aim-agent apply: the apply works under the inherited lock (AIM_LOCK_CAPABILITY), not against it', async (t) => {
   const s = await setup(t);
   const file = s.write('c8.jws', s.sign(s.cfg(8)));
   const bin = `${ROOT}dist/agent/bin/aim-agent.js`;
@@ -88,14 +90,30 @@ t.test('aim-agent lock run -- aim-agent apply: the apply works under the inherit
   t.equal(await status.exited, 0);
   t.match(status.stdout(), /^aim lock: free \(last fencing token 1\)/, 'released by lock run, once');
 
-  // A token that is not the live holder's is refused, and nothing is touched.
-  const forged = spawnCli(t, 'aim-agent', ['apply', s.write('c9.jws', s.sign(s.cfg(9))), '--fc', s.fc.link, '--state-dir', s.stateDir, '--trust', join(s.dir, 'k.pub.pem')], { env: { ...process.env, AIM_LOCK_TOKEN: '1' } });
+  // A capability that is not the live holder's is refused, and nothing is touched.
+  const forged = spawnCli(t, 'aim-agent', ['apply', s.write('c9.jws', s.sign(s.cfg(9))), '--fc', s.fc.link, '--state-dir', s.stateDir, '--trust', join(s.dir, 'k.pub.pem')], { env: { ...process.env, AIM_LOCK_CAPABILITY: 'guess' } });
   t.equal(await forged.exited, 1);
-  t.match(JSON.parse(forged.stdout()) as Ack, { status: 'failed', code: 'AIM_ERR_LOCK_LOST', reason: /AIM_LOCK_TOKEN 1 is not the live holder's token \(the lock is free\)/ });
+  t.match(JSON.parse(forged.stdout()) as Ack, { status: 'failed', code: 'AIM_ERR_LOCK_LOST', reason: /AIM_LOCK_CAPABILITY is not the live holder's \(the lock is free\)/ });
   t.equal((JSON.parse(readFileSync(join(s.stateDir, 'aim-params.json'), 'utf8')) as AimConfig).version, 8, 'the aim file is unchanged');
-  const bad = spawnCli(t, 'aim-agent', ['apply', file, '--fc', s.fc.link, '--state-dir', s.stateDir], { env: { ...process.env, AIM_LOCK_TOKEN: 'x' } });
-  t.equal(await bad.exited, 2);
-  t.match(bad.stderr(), /AIM_LOCK_TOKEN must be a lock token/);
+});
+
+// Failed on main: `borrow` took any token equal to the live holder's, and `lock status` prints it.
+t.test('AIM_LOCK_TOKEN grants nothing: an unrelated apply with the holder\'s token waits for the lock like any writer', async (t) => {
+  const s = await setup(t);
+  const holdScript = 'echo "token=$AIM_LOCK_TOKEN"; exec sleep 20';
+  const hold = spawnCli(t, 'aim-agent', ['lock', 'run', '--state-dir', s.stateDir, '--', 'sh', '-c', holdScript]);
+  await waitFor('lock run holds the lock', () => hold.stdout().includes('token=1'), { timeoutMs: 10_000 });
+  const status = spawnCli(t, 'aim-agent', ['lock', 'status', '--json', '--state-dir', s.stateDir]);
+  t.equal(await status.exited, 0);
+  t.notMatch(status.stdout(), /capability/i, 'lock status prints nothing about the capability');
+  const token = String((JSON.parse(status.stdout()) as { owner: { token: number } }).owner.token);
+  const settings = s.write('agent.json', JSON.stringify({ droneId: 'd1', broker: { url: 'mqtt://127.0.0.1:1' }, fc: { link: s.fc.link }, stateDir: s.stateDir, lock: { acquireTimeoutS: 1 } }));
+  const intruder = spawnCli(t, 'aim-agent', ['apply', s.write('c9.jws', s.sign(s.cfg(9))), '--settings', settings, '--trust', join(s.dir, 'k.pub.pem')], { env: { ...process.env, AIM_LOCK_TOKEN: token } });
+  t.equal(await intruder.exited, 1, intruder.stderr());
+  t.match(JSON.parse(intruder.stdout()) as Ack, { status: 'failed', code: 'AIM_ERR_LOCK_TIMEOUT' });
+  t.notOk(existsSync(join(s.stateDir, 'aim-params.json')), 'nothing was applied under the holder\'s lock');
+  hold.kill('SIGTERM');
+  await hold.exited;
 });
 
 t.test('aim-agent apply: usage errors exit 2', async (t) => {

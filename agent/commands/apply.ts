@@ -1,18 +1,21 @@
-import { readFileSync } from 'node:fs';
-import type { Ack } from '../../protocol/index.js';
+import { readNamedFile, type Ack } from '../../protocol/index.js';
 import { COMMON_OPTIONS, EXIT_FAILED, EXIT_OK, parseCommandArgs, UsageError, type CliIO } from '../cli-io.js';
 import { openFcLink } from '../fc/index.js';
+import { parseLinkString } from '../fc/link-string.js';
 import { createLogger, silentLogger } from '../log.js';
 import { ApplyPipeline } from '../pipeline/pipeline.js';
 import type { LockPort } from '../pipeline/ports.js';
-import { loadTrustedKeys } from '../service.js';
-import { DEFAULT_STATE_DIR } from '../settings.js';
+import { DEFAULT_SETTINGS_PATH } from '../settings.js';
 import { AimStore, Locksmith } from '../store/index.js';
-import { commandSettings } from './common.js';
+import { commandSettings, loadTrustedKeyFiles } from './common.js';
+import { fcSigningOptions } from './fc-signing.js';
 
-const USAGE = `usage: aim-agent apply FILE --fc LINK [--state-dir DIR] [--allow-unsigned] [--trust PUBKEY.pem ...] [--drone ID] [--verbose]
+const USAGE = `usage: aim-agent apply FILE --fc LINK --state-dir DIR [--allow-unsigned] [--trust PUBKEY.pem ...] [--drone ID] [--verbose]
+       aim-agent apply FILE [--settings FILE] [--fc LINK] [--state-dir DIR] ...
   FILE is a JWS or a plain aim-config (plain needs --allow-unsigned when signatures are required).
-  Under \`aim-agent lock run\` (AIM_LOCK_TOKEN set) it works under that lock instead of taking it.
+  The state directory is --state-dir, or the settings' stateDir (${DEFAULT_SETTINGS_PATH} or --settings);
+  without either it is a usage error, never a silent default. Where it writes is said on stderr.
+  Under \`aim-agent lock run\` (AIM_LOCK_CAPABILITY set) it works under that lock instead of taking it.
   Prints the ack as JSON; exit 0 for applied, duplicate and dry-run.`;
 
 /** `aim-agent apply`: the service's pipeline and lock, without MQTT, for field benches. */
@@ -31,26 +34,26 @@ export async function applyCommand(argv: string[], io: CliIO): Promise<number> {
   const settings = values.fc !== undefined && values['state-dir'] !== undefined && values.settings === undefined ? undefined : commandSettings(values, values.fc === undefined);
   const link = values.fc ?? settings?.fc.link;
   if (link === undefined) throw new UsageError(`--fc LINK is required without a settings file\n${USAGE}`);
-  const stateDir = values['state-dir'] ?? settings?.stateDir ?? DEFAULT_STATE_DIR;
-  let raw: Buffer;
-  try {
-    raw = readFileSync(positionals[0]!);
-  } catch (err) {
-    io.err(`${positionals[0]}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})\n`);
-    return EXIT_FAILED;
-  }
+  // Before anything is created: a bad link is a usage error that leaves no state dir behind.
+  parseLinkString(link);
+  // No silent default: run as root, a default would create the service's directory with root-owned files.
+  const stateDir = values['state-dir'] ?? settings?.stateDir;
+  if (stateDir === undefined) throw new UsageError(`--state-dir DIR is required without a settings file\n${USAGE}`);
+  if (values['state-dir'] === undefined) io.err(`aim-agent apply: state directory ${stateDir} (from ${values.settings ?? DEFAULT_SETTINGS_PATH})\n`);
+  const raw = readNamedFile(positionals[0]!, 'AIM_ERR_INVALID');
   const log = values.verbose ? createLogger({ destination: process.stderr as unknown as import('pino').DestinationStream }) : silentLogger();
-  const trusted = loadTrustedKeys([...(settings?.security.trustedKeys ?? []), ...(values.trust ?? [])]);
+  const trusted = loadTrustedKeyFiles([...(settings?.security.trustedKeys ?? []), ...(values.trust ?? [])]);
   const requireSignature = values['allow-unsigned'] ? false : (settings?.security.requireSignature ?? true);
 
   const store = new AimStore({ stateDir, logger: log });
   await store.init();
   const locksmith = new Locksmith({ stateDir, ttlMs: (settings?.lock.ttlS ?? 10) * 1000, logger: log, command: 'aim-agent apply' });
   await locksmith.reclaimStale();
-  // Run by `aim-agent lock run`: the lock is already ours (the parent holds it); taking it again would wait forever.
-  const inherited = lockTokenFromEnv(io.env.AIM_LOCK_TOKEN);
-  const lock: LockPort = inherited === undefined ? locksmith : { acquire: () => locksmith.borrow(inherited) };
-  const fc = await openFcLink(link, { logger: log });
+  // Run by `aim-agent lock run`: the lock is already ours (the parent holds it); taking it again would
+  // wait forever. Only the parent's secret capability hands it over; AIM_LOCK_TOKEN is public and grants nothing.
+  const capability = io.env.AIM_LOCK_CAPABILITY;
+  const lock: LockPort = capability === undefined || capability === '' ? locksmith : { acquire: () => locksmith.borrow(capability) };
+  const fc = await openFcLink(link, { logger: log, ...fcSigningOptions(settings?.fc) });
   try {
     const pipeline = new ApplyPipeline({
       droneId: values.drone ?? settings?.droneId ?? 'local',
@@ -79,16 +82,15 @@ export async function applyCommand(argv: string[], io: CliIO): Promise<number> {
       return EXIT_FAILED;
     }
     io.out(JSON.stringify(final, null, 2) + '\n');
+    const ok = final.status === 'applied' || final.status === 'duplicate' || final.status === 'dry-run';
+    if (!ok) {
+      const stage = final.stage !== undefined ? ` at ${final.stage}` : '';
+      io.err(`aim-agent apply: ${final.status}${stage}: ${final.reason ?? 'no reason given'}${final.code !== undefined ? ` [${final.code}]` : ''}\n`);
+    }
     for (const e of final.errors) io.err(`${e.path}: ${e.message}\n`);
-    return final.status === 'applied' || final.status === 'duplicate' || final.status === 'dry-run' ? EXIT_OK : EXIT_FAILED;
+    return ok ? EXIT_OK : EXIT_FAILED;
   } finally {
     await locksmith.close();
     await fc.close();
   }
-}
-
-function lockTokenFromEnv(value: string | undefined): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  if (!/^[1-9]\d{0,15}$/.test(value)) throw new UsageError(`AIM_LOCK_TOKEN must be a lock token (a positive integer), got ${JSON.stringify(value)}`);
-  return Number(value);
 }

@@ -1,5 +1,4 @@
 import mqtt from 'mqtt';
-import { readFileSync } from 'node:fs';
 import { configToFcParams, topicFor } from '../../protocol/index.js';
 import { COMMON_OPTIONS, EXIT_FAILED, EXIT_OK, parseCommandArgs, UsageError, type CliIO } from '../cli-io.js';
 import { openFcLink } from '../fc/index.js';
@@ -7,7 +6,8 @@ import { silentLogger } from '../log.js';
 import { diffEntry } from '../pipeline/diff.js';
 import { DEFAULT_STATE_DIR, type Settings } from '../settings.js';
 import { AimStore, Locksmith } from '../store/index.js';
-import { commandSettings } from './common.js';
+import { brokerClientOptions } from '../mqtt/broker-options.js';
+import { commandSettings, existingStateDir } from './common.js';
 
 const USAGE = 'usage: aim-agent doctor [--settings FILE] [--state-dir DIR] [--timeout S]';
 
@@ -45,12 +45,13 @@ export async function doctorCommand(argv: string[], io: CliIO): Promise<number> 
 
   const locksmith = new Locksmith({ stateDir, logger: log });
   try {
+    existingStateDir(stateDir);
     const v = await locksmith.status();
     if (v.state === 'free') add(true, 'lock', 'free');
     else if (v.state === 'held') add(true, 'lock', `held by live pid ${v.owner.pid} (${v.owner.command ?? 'unknown command'}) for ${Math.round(v.heldMs / 1000)} s, token ${v.owner.token}`);
     else add(false, 'lock', `STALE (${v.reason}), owner pid ${v.owner.pid}; the service reclaims it, or run: aim-agent lock break`);
   } catch (err) {
-    add(false, 'lock', `cannot read: ${String(err)}`);
+    add(false, 'lock', err instanceof Error ? err.message : String(err));
   } finally {
     await locksmith.close();
   }
@@ -97,23 +98,17 @@ export async function doctorCommand(argv: string[], io: CliIO): Promise<number> 
 /** Connect with a client id of its own (never the service's, which would kick its session) and read the retained status. */
 async function checkBroker(settings: Settings, timeoutMs: number): Promise<[boolean, string, string]> {
   const b = settings.broker;
-  const client = mqtt.connect(b.url, {
-    clientId: `aim-agent-${settings.droneId}-doctor-${process.pid}`,
-    protocolVersion: b.protocolVersion,
-    clean: true,
-    reconnectPeriod: 0,
-    connectTimeout: timeoutMs,
-    ...(b.username !== undefined ? { username: b.username } : {}),
-    ...(b.passwordFile !== undefined ? { password: readFileSync(b.passwordFile, 'utf8').trim() } : {}),
-    ...(b.ca !== undefined ? { ca: readFileSync(b.ca) } : {}),
-    ...(b.cert !== undefined ? { cert: readFileSync(b.cert) } : {}),
-    ...(b.key !== undefined ? { key: readFileSync(b.key) } : {}),
-  });
-  client.on('error', () => undefined); // reported through the outcome below
+  let client: mqtt.MqttClient;
+  try {
+    client = mqtt.connect(b.url, brokerClientOptions(b, { clientId: `aim-agent-${settings.droneId}-doctor-${process.pid}`, clean: true, connectTimeoutMs: timeoutMs }));
+  } catch (err) {
+    return [false, 'broker', err instanceof Error ? err.message : String(err)];
+  }
   try {
     const outcome = await new Promise<[boolean, string, string]>((resolve) => {
       const timer = setTimeout(() => resolve([false, 'broker', `${b.url}: no CONNACK within ${timeoutMs / 1000} s`]), timeoutMs);
-      client.once('error', (err) => {
+      // Every error settles the check (the first one is the finding; later ones change nothing).
+      client.on('error', (err) => {
         clearTimeout(timer);
         resolve([false, 'broker', `${b.url}: ${err.message}`]);
       });

@@ -1,9 +1,9 @@
 import t, { type Test } from 'tap';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../cli.js';
-import { spawnTs } from '../../test/support/index.js';
+import { ROOT, spawnCli } from '../../test/support/index.js';
 import { AimStore, Locksmith, procInfo, readUptimeMs } from '../store/index.js';
 import { docFor } from '../store/test-fixtures/docs.js';
 
@@ -88,6 +88,8 @@ t.test('--settings FILE supplies the state dir; usage errors exit 2', async (t) 
   const dir = tempDir(t);
   const settings = join(dir, 'agent.json');
   writeFileSync(settings, JSON.stringify({ droneId: 'd1', broker: { url: 'mqtt://x' }, fc: { link: 'tcp:127.0.0.1:5760' }, stateDir: join(dir, 'state'), lock: { ttlS: 3 } }));
+  t.match(await cli(['lock', 'status', '--settings', settings]), { code: 1, err: /state: no such directory/ });
+  mkdirSync(join(dir, 'state'));
   t.match(await cli(['lock', 'status', '--settings', settings]), { code: 0, out: /free/ });
   t.match(await cli(['lock', 'status', '--settings', join(dir, 'missing.json')]), { code: 1, err: /AIM_ERR_SETTINGS/ });
   for (const argv of [['lock'], ['lock', 'bogus', '--state-dir', dir], ['lock', 'status', '--force', '--state-dir', dir], ['lock', 'run', '--state-dir', dir], ['lock', 'run', '--state-dir', dir, '--'], ['lock', 'run', '--timeout', 'soon', '--state-dir', dir, '--', 'true'], ['lock', 'status', 'extra', '--state-dir', dir]]) {
@@ -98,19 +100,19 @@ t.test('--settings FILE supplies the state dir; usage errors exit 2', async (t) 
 
 t.test('lock run: holds the lock while CMD runs, passes AIM_LOCK_TOKEN, exits with CMD\'s code', async (t) => {
   const dir = tempDir(t);
-  const script = 'echo token=$AIM_LOCK_TOKEN; node --import tsx agent/bin/aim-agent.ts lock status --state-dir "$0"; exit 7';
-  const p = spawnTs(t, 'agent/bin/aim-agent.ts', ['lock', 'run', '--state-dir', dir, '--', 'sh', '-c', script, dir]);
+  const script = `echo token=$AIM_LOCK_TOKEN; "${process.execPath}" ${ROOT}dist/agent/bin/aim-agent.js lock status --state-dir "$0"; exit 7`;
+  const p = spawnCli(t, 'aim-agent', ['lock', 'run', '--state-dir', dir, '--', 'sh', '-c', script, dir]);
   t.equal(await p.exited, 7, p.stderr());
   t.match(p.stdout(), /^token=1\naim lock: held by live pid \d+ \(aim-agent lock run -- sh -c/);
   t.match(await cli(['lock', 'status', '--state-dir', dir]), { out: /^aim lock: free/ }, 'released after CMD');
 
   const h = await holder(t, dir).acquire();
-  const busy = spawnTs(t, 'agent/bin/aim-agent.ts', ['lock', 'run', '--timeout', '0.3', '--state-dir', dir, '--', 'true']);
+  const busy = spawnCli(t, 'aim-agent', ['lock', 'run', '--timeout', '0.3', '--state-dir', dir, '--', 'true']);
   t.equal(await busy.exited, 1);
   t.match(busy.stderr(), new RegExp(`held by live pid ${process.pid} .*\\[AIM_ERR_LOCK_TIMEOUT\\]`));
   await h.release();
 
-  const missing = spawnTs(t, 'agent/bin/aim-agent.ts', ['lock', 'run', '--state-dir', dir, '--', '/nonexistent/cmd']);
+  const missing = spawnCli(t, 'aim-agent', ['lock', 'run', '--state-dir', dir, '--', '/nonexistent/cmd']);
   t.equal(await missing.exited, 127);
   t.match(missing.stderr(), /cannot run \/nonexistent\/cmd/);
 });

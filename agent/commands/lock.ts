@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, parseCommandArgs, COMMON_OPTIONS, type CliIO } from '../cli-io.js';
-import { DEFAULT_SETTINGS_PATH, SettingsSchema, loadSettings } from '../settings.js';
+import { DEFAULT_SETTINGS_PATH, SettingsSchema } from '../settings.js';
 import { Locksmith, type LockRecord, type LockVerdict } from '../store/index.js';
+import { existingStateDir, loadSettingsFile } from './common.js';
 
 const USAGE = `usage: aim-agent lock status [--json]
        aim-agent lock break [--force] [--json]
@@ -10,7 +11,8 @@ const USAGE = `usage: aim-agent lock status [--json]
 
 every form takes --settings FILE (default ${DEFAULT_SETTINGS_PATH}) and --state-dir DIR;
 with --state-dir alone no settings file is needed (lock defaults: TTL 10 s).
-lock run holds the lock while CMD runs (AIM_LOCK_TOKEN in its environment) and exits with CMD's code
+lock run holds the lock while CMD runs and exits with CMD's code; an aim-agent apply in CMD works
+under that lock (AIM_LOCK_CAPABILITY, a secret, hands it over; AIM_LOCK_TOKEN is the fencing token, for logs)
 (1 if the lock was lost while CMD ran and CMD itself succeeded).`;
 
 const LOCK_OPTIONS = { ...COMMON_OPTIONS, json: { type: 'boolean' }, force: { type: 'boolean' }, timeout: { type: 'string' } } as const;
@@ -34,6 +36,8 @@ export async function lockCommand(argv: string[], io: CliIO): Promise<number> {
     if (values[opt] !== undefined && !accepts.includes(opt)) throw new UsageError(`lock ${sub} does not take --${opt}`);
   }
   const cfg = lockSettings(values.settings, values['state-dir']);
+  // status and break only look: a mistyped directory is an error, not a "free" lock. run creates it, as flock(1) does its file.
+  if (sub !== 'run') existingStateDir(cfg.stateDir);
   const smith = new Locksmith({ stateDir: cfg.stateDir, ttlMs: cfg.ttlMs, command: sub === 'run' ? `aim-agent lock run -- ${rest.slice(dash + 1).map(shellWord).join(' ')}` : `aim-agent lock ${sub}` });
   try {
     if (sub === 'status') return await status(smith, io, values.json === true);
@@ -51,13 +55,20 @@ function lockSettings(settingsFile: string | undefined, stateDir: string | undef
   // With --state-dir alone no settings file is read: the lock's defaults come from the settings schema.
   const defaults = SettingsSchema.shape.lock.parse(undefined);
   if (settingsFile === undefined && stateDir !== undefined) return { stateDir, ttlMs: defaults.ttlS * 1000, acquireTimeoutS: defaults.acquireTimeoutS };
-  const s = loadSettings(settingsFile ?? DEFAULT_SETTINGS_PATH);
+  const s = loadSettingsFile(settingsFile ?? DEFAULT_SETTINGS_PATH);
   return { stateDir: stateDir ?? s.stateDir, ttlMs: s.lock.ttlS * 1000, acquireTimeoutS: s.lock.acquireTimeoutS };
 }
 
 const shellWord = (w: string) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const who = (o: LockRecord) => `pid ${o.pid}${o.command ? ` (${o.command})` : ''} on ${o.host || '?'}`;
+
+/** The verdict without the hand-over capability's hash: nothing about the capability is printed. */
+function publicVerdict(v: LockVerdict): LockVerdict {
+  if (v.state === 'free') return v;
+  const { capabilitySha256: _, ...owner } = v.owner;
+  return { ...v, owner };
+}
 
 export function describeVerdict(v: LockVerdict): string {
   if (v.state === 'free') return 'free';
@@ -69,7 +80,7 @@ export function describeVerdict(v: LockVerdict): string {
 async function status(smith: Locksmith, io: CliIO, json: boolean): Promise<number> {
   const verdict = await smith.status();
   const lastToken = await smith.lastToken();
-  if (json) io.out(JSON.stringify({ ...verdict, lastToken }) + '\n');
+  if (json) io.out(JSON.stringify({ ...publicVerdict(verdict), lastToken }) + '\n');
   else io.out(`aim lock: ${describeVerdict(verdict)} (last fencing token ${lastToken})\n`);
   return EXIT_OK;
 }
@@ -80,7 +91,7 @@ async function breakLock(smith: Locksmith, io: CliIO, force: boolean, json: bool
     io.err(`WARNING: breaking the aim lock of a LIVE owner: ${who(before.owner)}, token ${before.owner.token}. Its next write is fenced (AIM_ERR_FENCED).\n`);
   }
   const r = await smith.breakLock({ force });
-  if (json) io.out(JSON.stringify(r) + '\n');
+  if (json) io.out(JSON.stringify({ ...r, verdict: publicVerdict(r.verdict) }) + '\n');
   else if (r.verdict.state === 'free') io.out('aim lock: free, nothing to break\n');
   else if (r.broken) io.out(`aim lock: broken (was ${describeVerdict(r.verdict)})\n`);
   else io.err('aim lock: changed while breaking it (another process took or broke it); run `aim-agent lock status`\n');
@@ -88,7 +99,7 @@ async function breakLock(smith: Locksmith, io: CliIO, force: boolean, json: bool
 }
 
 async function run(smith: Locksmith, io: CliIO, cmd: string[], timeoutMs: number): Promise<number> {
-  const handle = await smith.acquire({ timeoutMs });
+  const handle = await smith.acquire({ timeoutMs, handOver: true });
   let lostReason: string | undefined;
   smith.on('lost', (info) => {
     lostReason = info.reason;
@@ -97,7 +108,7 @@ async function run(smith: Locksmith, io: CliIO, cmd: string[], timeoutMs: number
   let code: number;
   try {
     code = await new Promise<number>((resolve) => {
-      const child = spawn(cmd[0]!, cmd.slice(1), { stdio: 'inherit', env: { ...io.env, AIM_LOCK_TOKEN: String(handle.token) } });
+      const child = spawn(cmd[0]!, cmd.slice(1), { stdio: 'inherit', env: { ...io.env, AIM_LOCK_TOKEN: String(handle.token), AIM_LOCK_CAPABILITY: handle.capability } });
       const forward = (sig: NodeJS.Signals) => child.kill(sig);
       const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
       for (const s of signals) process.on(s, forward);

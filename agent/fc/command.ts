@@ -173,6 +173,7 @@ export class CommandSender {
           (ack.targetSystem === 0 || ack.targetSystem === this.core.systemId()) &&
           (ack.targetComponent === 0 || ack.targetComponent === this.core.componentId);
         if (!forUs) return;
+        this.core.noteAnswer();
         done();
         resolve({ result: ack.result, progress: ack.progress, resultParam2: ack.resultParam2 });
       });

@@ -1,12 +1,5 @@
-import {
-  MavLinkPacketParser,
-  MavLinkPacketSplitter,
-  MavLinkProtocolV2,
-  x25crc,
-  type MavLinkData,
-  type MavLinkDataConstructor,
-  type MavLinkPacket,
-} from 'node-mavlink';
+import { MavLinkProtocolV1, MavLinkProtocolV2, x25crc, type MavLinkData, type MavLinkDataConstructor } from 'node-mavlink';
+import { FrameSplitter } from './frame-splitter.js';
 import { IFLAG_SIGNED, type Signing } from './signing.js';
 
 /** One valid incoming MAVLink frame (CRC checked, signature checked when signing is on). */
@@ -34,20 +27,22 @@ export interface WireCounters {
   seqGaps: number;
   badSignatures: number;
   unsignedDropped: number;
+  /** Signed frames taken without a check because we have no key: the FC has signing on and we do not. */
+  signedUnverified: number;
 }
 
 export function zeroCounters(): WireCounters {
-  return { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, crcErrors: 0, seqGaps: 0, badSignatures: 0, unsignedDropped: 0 };
+  return { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, crcErrors: 0, seqGaps: 0, badSignatures: 0, unsignedDropped: 0, signedUnverified: 0 };
 }
 
 /**
- * Bytes in, frames out: node-mavlink's splitter (finds STX, checks length and CRC) piped into its parser,
- * then our stage that checks signatures and counts sequence gaps per sender. One decoder per connection,
- * so a partial frame from a dropped connection never glues onto the next one.
+ * Bytes in, frames out: our splitter (finds a start byte, checks the header and CRC, resynchronises on
+ * the next byte after a bad one, see frame-splitter.ts), then this stage that checks signatures and
+ * counts sequence gaps per sender. Synchronous: a frame is handled in the same tick its last byte came.
+ * One decoder per connection, so a partial frame from a dropped connection never glues onto the next one.
  */
 export class FrameDecoder {
-  private readonly splitter: MavLinkPacketSplitter;
-  private readonly parser: MavLinkPacketParser;
+  private readonly splitter: FrameSplitter;
   private readonly lastSeq = new Map<number, number>();
   private destroyed = false;
 
@@ -56,33 +51,32 @@ export class FrameDecoder {
     private readonly onFrame: (frame: Frame) => void,
     private readonly signing?: Signing,
   ) {
-    this.splitter = new MavLinkPacketSplitter({}, { onCrcError: () => void this.counters.crcErrors++ });
-    this.parser = new MavLinkPacketParser();
-    this.splitter.pipe(this.parser);
-    this.parser.on('data', (packet: MavLinkPacket) => this.accept(packet));
-    // The parser only throws on a start byte the splitter already vetted; log-free by design.
-    this.splitter.on('error', () => undefined);
-    this.parser.on('error', () => undefined);
+    this.splitter = new FrameSplitter(
+      (raw) => this.accept(raw),
+      (why) => {
+        if (why === 'crc') this.counters.crcErrors++;
+      },
+    );
   }
 
   push(chunk: Buffer): void {
     if (this.destroyed) return;
     this.counters.bytesIn += chunk.length;
-    this.splitter.write(chunk);
+    this.splitter.push(chunk);
   }
 
   destroy(): void {
     this.destroyed = true;
-    this.splitter.unpipe(this.parser);
-    this.splitter.destroy();
-    this.parser.destroy();
+    this.splitter.reset();
   }
 
-  private accept(packet: MavLinkPacket): void {
+  private accept(raw: Buffer): void {
     if (this.destroyed) return;
-    const raw = packet.buffer;
     const v2 = raw.readUInt8(0) === MavLinkProtocolV2.START_BYTE;
-    const signed = v2 && (packet.header.incompatibilityFlags & IFLAG_SIGNED) !== 0;
+    const protocol = v2 ? new MavLinkProtocolV2() : new MavLinkProtocolV1();
+    const header = protocol.header(raw);
+    const payload = protocol.payload(raw);
+    const signed = v2 && (header.incompatibilityFlags & IFLAG_SIGNED) !== 0;
     if (this.signing !== undefined) {
       const check = v2 ? this.signing.check(raw) : 'unsigned';
       if (check === 'unsigned' && !this.signing.acceptUnsigned) {
@@ -93,9 +87,11 @@ export class FrameDecoder {
         this.counters.badSignatures++;
         return;
       }
+    } else if (signed) {
+      this.counters.signedUnverified++;
     }
     this.counters.framesIn++;
-    const { sysid, compid, seq, msgid } = packet.header;
+    const { sysid, compid, seq, msgid } = header;
     const key = (sysid << 8) | compid;
     const last = this.lastSeq.get(key);
     if (last !== undefined) this.counters.seqGaps += (seq - last - 1 + 256) & 0xff;
@@ -107,8 +103,8 @@ export class FrameDecoder {
       seq,
       signed,
       raw,
-      payload: packet.payload,
-      decode: (clazz) => packet.protocol.data(packet.payload, clazz),
+      payload,
+      decode: (clazz) => protocol.data(payload, clazz),
     });
   }
 }

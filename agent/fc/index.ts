@@ -27,4 +27,6 @@ export { GimbalClient, type PointCommand, type GimbalResult, type RoiResult, typ
 export type { CommandOutcome, CommandOptions, CommandResult, CommandSpec } from './command.js';
 export type { AutopilotInfo } from './capabilities.js';
 export { chooseEncoding, type ParamEncoding } from './param-encoding.js';
-export type { BackoffOptions } from './backoff.js';
+export type { BackoffOptions } from '../backoff.js';
+export { checkParamsFit, configPathOf, type FitError, type FitResult } from './param-fit.js';
+export { aimFailure } from './aim-outcome.js';

@@ -22,6 +22,10 @@ export interface LinkCore {
   readonly closing: AbortSignal;
   /** The parameter value encoding the FC uses (known from its HEARTBEAT or AUTOPILOT_VERSION). */
   encoding(): ParamEncoding;
+  /** Wire counters so far: what the link has seen of its own quality (frames in, sequence gaps, CRC errors). */
+  wire(): { framesIn: number; seqGaps: number; crcErrors: number; answers: number };
+  /** Count an answer from the FC to one of our requests (a PARAM_VALUE we waited for, a COMMAND_ACK). */
+  noteAnswer(): void;
   /** Resolves once the encoding is settled (at once for ArduPilot; after AUTOPILOT_VERSION otherwise). */
   encodingSettled(signal: AbortSignal): Promise<ParamEncoding>;
 }

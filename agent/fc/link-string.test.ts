@@ -1,5 +1,5 @@
 import t from 'tap';
-import { nextDelay } from './backoff.js';
+import { nextDelay } from '../backoff.js';
 import { formatLinkString, parseLinkString } from './link-string.js';
 
 t.test('the four link kinds operators know from MAVProxy / mavlink-router', async (t) => {

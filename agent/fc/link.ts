@@ -2,14 +2,14 @@ import { EventEmitter } from 'node:events';
 import type { MavLinkData } from 'node-mavlink';
 import { AimError } from '../../protocol/errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import type { BackoffOptions } from './backoff.js';
+import type { BackoffOptions } from '../backoff.js';
 import { requestAutopilotInfo, type AutopilotInfo } from './capabilities.js';
 import { CommandSender, type CommandOptions, type CommandResult, type CommandSpec } from './command.js';
 import { FrameDecoder, FrameEncoder, zeroCounters, type Frame, type WireCounters } from './framing.js';
 import { GimbalClient } from './gimbal.js';
 import type { LinkCore } from './link-core.js';
 import { formatLinkString, parseLinkString, type LinkSpec } from './link-string.js';
-import { Heartbeat, MavAutopilot, MavComponent, MavState, MavType, StatusText } from './messages.js';
+import { CommandLong, Heartbeat, MavAutopilot, MavCmd, MavComponent, MavState, MavType, StatusText } from './messages.js';
 import { chooseEncoding, type ParamEncoding } from './param-encoding.js';
 import { ParamClient, type ParamClientDefaults } from './params.js';
 import { Signing } from './signing.js';
@@ -36,7 +36,15 @@ export interface FcLinkOptions {
   params?: Partial<ParamClientDefaults>;
   /** Ask AUTOPILOT_VERSION when the FC appears (default true). */
   requestCapabilities?: boolean;
+  /**
+   * Ask for a HEARTBEAT as soon as the transport opens (default true): ArduPilot sends one only at 1 Hz,
+   * so a new process would wait up to a second to learn the FC's system id; asked, it answers in ~5 ms.
+   */
+  requestHeartbeat?: boolean;
 }
+
+/** While no FC is known, ask again for a HEARTBEAT this often (a lossy link may eat the first ask). */
+const HEARTBEAT_ASK_MS = 250;
 
 /** The link's health: the wire counters (frames, bytes, CRC errors, sequence gaps, signatures) and more. */
 export interface LinkStatus extends WireCounters {
@@ -83,7 +91,10 @@ export class FcLink extends EventEmitter<FcLinkEvents> {
   private readonly connection: Reconnector;
   private decoder: FrameDecoder | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  private askTimer: NodeJS.Timeout | undefined;
   private lastError: string | null = null;
+  /** Answers from the FC to our requests on this connection: proof that it hears us (see absence.ts). */
+  private answers = 0;
   /** The error last reported in this outage: retries failing the same way are logged once, not emitted again. */
   private reportedInOutage: string | undefined;
   private info: AutopilotInfo | undefined;
@@ -207,6 +218,7 @@ export class FcLink extends EventEmitter<FcLinkEvents> {
   async close(): Promise<void> {
     if (!this.closeCtl.signal.aborted) this.closeCtl.abort();
     clearInterval(this.heartbeatTimer);
+    clearTimeout(this.askTimer);
     await this.connection.close();
     this.decoder?.destroy();
     this.decoder = undefined;
@@ -235,6 +247,8 @@ export class FcLink extends EventEmitter<FcLinkEvents> {
       },
       closing: this.closeCtl.signal,
       encoding: () => this.encoding,
+      wire: () => ({ framesIn: this.counters.framesIn, seqGaps: this.counters.seqGaps, crcErrors: this.counters.crcErrors, answers: this.answers }),
+      noteAnswer: () => void this.answers++,
       encodingSettled: (signal) => this.encodingSettled(signal),
     };
   }
@@ -267,7 +281,7 @@ export class FcLink extends EventEmitter<FcLinkEvents> {
     if (frame.msgid === Heartbeat.MSG_ID) {
       const hb = frame.decode(Heartbeat);
       this.tracker.handleHeartbeat(frame.sysid, frame.compid, hb);
-    }
+    } else this.tracker.handleFrame(frame.sysid, frame.compid);
     // Everything else only from the FC we track: other components' PARAM_VALUEs and acks are not its.
     if (!this.tracker.isVehicle(frame.sysid, frame.compid)) return;
     const set = this.subscribers.get(frame.msgid);
@@ -311,8 +325,24 @@ export class FcLink extends EventEmitter<FcLinkEvents> {
     // A fresh decoder per connection: a partial frame from the old one never glues onto the new.
     this.decoder?.destroy();
     this.decoder = new FrameDecoder(this.counters, (f) => this.onFrame(f), this.signing);
+    this.answers = 0;
     this.log.info({ transport: t.describe(), connects: this.connection.connects }, 'flight-controller transport open');
     this.sendHeartbeat();
+    if (this.opts.requestHeartbeat !== false) this.askForHeartbeat(4);
+  }
+
+  /** MAV_CMD_REQUEST_MESSAGE(HEARTBEAT) to every system: the FC's answer tells us who it is at once. */
+  private askForHeartbeat(times: number): void {
+    clearTimeout(this.askTimer);
+    this.askTimer = undefined;
+    if (this.tracker.vehicle !== undefined || times <= 0 || this.closeCtl.signal.aborted) return;
+    const m = new CommandLong();
+    m.targetSystem = 0;
+    m.targetComponent = 0;
+    m.command = MavCmd.REQUEST_MESSAGE;
+    m._param1 = Heartbeat.MSG_ID;
+    this.send(m);
+    this.askTimer = setTimeout(() => this.askForHeartbeat(times - 1), HEARTBEAT_ASK_MS);
   }
 
   private onTransportClose(err: Error | undefined): void {

@@ -79,11 +79,6 @@ export class OpScope {
     });
   }
 
-  /** Register cleanup work (unsubscribe) run at dispose. */
-  onDispose(fn: () => void): void {
-    this.cleanups.push(fn);
-  }
-
   dispose(): void {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();

@@ -12,7 +12,7 @@ import {
   writeParamValue,
   type ParamEncoding,
 } from './param-encoding.js';
-import type { ParamClient, ParamEcho, ParamOutcome, ParamSetItem, ParamSetOptions, ParamSetResult } from './params.js';
+import type { ParamClient, ParamEcho, ParamOutcome, ParamSetItem, ParamSetOptions, ParamSetResult, ReadOutcome } from './params.js';
 
 interface Entry {
   name: string;
@@ -21,7 +21,7 @@ interface Entry {
   want: number;
   /** The value before we started (read first, or from the cache when forced). */
   old: number | undefined;
-  /** The read-first got no answer at all. */
+  /** The read-first proved the name absent (silence through enough requests for the link's loss). */
   readMissing: boolean;
   /** Compare echoes bit-exact (bytewise integers) rather than as float32. */
   exact: boolean;
@@ -77,10 +77,10 @@ export async function runSetMany(client: ParamClient, core: LinkCore, list: read
 
     // Read first: always when not forced (to report `unchanged`), and when forced only where we need the type.
     const toRead = entries.filter((e) => NAME_RE.test(e.name) && (!force || e.type === undefined)).map((e) => e.name);
-    let reads = new Map<string, { value: number; type: number } | undefined>();
+    let reads = new Map<string, ReadOutcome>();
     if (toRead.length > 0) {
       try {
-        reads = await client.getMany(toRead, { window: d.readWindow, timeoutMs, retries, signal: until });
+        reads = await client.readMany(toRead, { window: d.readWindow, timeoutMs, retries, signal: until });
       } catch (err) {
         scope.check(); // our own reason (link down, caller abort) wins over the inner call's echo of it
         if (!deadline.signal.aborted) throw err;
@@ -89,12 +89,17 @@ export async function runSetMany(client: ParamClient, core: LinkCore, list: read
     }
 
     for (const e of entries) {
-      const read = reads.get(e.name);
+      const outcome = reads.get(e.name);
+      const read = outcome?.kind === 'value' ? outcome : undefined;
+      if (outcome?.kind === 'unanswered') {
+        e.result = { name: e.name, want: e.value, got: null, result: 'timeout', attempts: 0, reason: client.unansweredError([e.name], reads).message };
+        continue;
+      }
       if (read !== undefined) {
         e.old = read.value;
         e.type ??= paramTypeFromMav(read.type);
       } else {
-        e.readMissing = reads.has(e.name);
+        e.readMissing = outcome?.kind === 'absent';
         if (force) e.old = client.cached(e.name)?.value;
       }
       const why = NAME_RE.test(e.name) ? paramTypeError(e.value, e.type, encoding) : `"${e.name}" is not a MAVLink parameter name`;
@@ -179,15 +184,19 @@ function sendAll(
     const onTimeout = (s: InFlight) => {
       s.timer = undefined;
       if (s.done) return;
-      // Any echo that was not the wanted value may be a stale one or a vector sibling: send again.
-      if (s.attempts < o.retries) return transmit(s);
+      // Any echo that was not the wanted value may be a stale one or a vector sibling: send again, and on a
+      // lossy link as often as it takes for silence to mean something (absence.ts).
+      // An echo of any value shows the FC hears the sets: then the caller's retries are enough.
+      if (s.attempts < o.retries || (s.lastEcho === undefined && client.judgeSilence(o.retries, s.attempts) === 'again')) return transmit(s);
       if (s.e.readMissing && s.lastEcho === undefined) return finish(s, 'unknown', null, 'no PARAM_VALUE for this name, to reads or sets');
       // Out of attempts: a read by name says what the FC holds now (a lost echo of a good set is still a good set).
       s.verifying = true;
       pump();
       client.readOne(scope, s.e.name, o.timeoutMs, o.retries).then(
         (r) => {
-          if (r === undefined) {
+          if (r.kind === 'unanswered') {
+            finish(s, 'timeout', s.lastEcho ?? null, client.unansweredError([s.e.name]).message);
+          } else if (r.kind === 'absent') {
             if (s.lastEcho === undefined) finish(s, 'unknown', null, 'no PARAM_VALUE for this name, to reads or sets');
             else finish(s, 'timeout', s.lastEcho, 'no echo with the wanted value, and no answer to the read');
           } else if (sameParamValue(r.value, s.e.want, s.e.exact)) finish(s, 'ok', r.value);

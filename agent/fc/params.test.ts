@@ -8,13 +8,14 @@ const MNT = (name: string, value: number) => ({ name, value });
 t.test('timeout path: an FC that never answers parameters', async (t) => {
   const fake = await fakeAutopilot(t, { behaviour: { deaf: true } });
   const link = await testLink(t, fake.link, { params: { timeoutMs: 80, retries: 2 } });
-  t.equal(await link.params.get('MNT1_PITCH_MIN'), undefined, 'a read with no answer is undefined');
+  // An FC that has shown one heartbeat and never answered a parameter: its silence proves nothing.
+  await t.rejects(link.params.get('MNT1_PITCH_MIN'), { code: 'AIM_ERR_FC_TIMEOUT', message: /silence does not prove the parameter is absent/ }, 'a read with no answer is a timeout, not absence');
   const started = Date.now();
   const [r] = await link.params.setMany([MNT('MNT1_PITCH_MIN', -80)]);
-  t.match(r, { name: 'MNT1_PITCH_MIN', want: -80, got: null, result: 'unknown', attempts: 2 });
+  t.match(r, { name: 'MNT1_PITCH_MIN', want: -80, got: null, result: 'timeout', attempts: 0 });
   t.ok(Date.now() - started < 2000, 'bounded by timeout × retries');
   const [forced] = await link.params.setMany([{ name: 'MNT1_PITCH_MIN', value: -80, type: 'INT16' }], { force: true });
-  t.match(forced, { result: 'unknown', attempts: 2 }, 'forced: no echo and the verifying read got nothing');
+  t.match(forced, { result: 'timeout', attempts: 2 }, 'forced: no echo and the verifying read got nothing');
 });
 
 t.test('timeout path: no FC at all', async (t) => {

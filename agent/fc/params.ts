@@ -1,4 +1,6 @@
 import type { ParamType } from '../../protocol/param-table.js';
+import { AimError } from '../../protocol/errors.js';
+import { describeLoss, judgeSilence } from './absence.js';
 import type { Frame } from './framing.js';
 import type { LinkCore } from './link-core.js';
 import { ParamRequestRead, ParamValue, StatusText } from './messages.js';
@@ -38,10 +40,19 @@ export interface ParamEcho extends ParamValueInfo {
   at: number;
 }
 
+/**
+ * What one read came to: a value, proof of absence (silence through as many requests as the link's
+ * measured loss needs, see absence.ts), or no answer on a link too lossy to tell.
+ */
+export type ReadOutcome =
+  | { kind: 'value'; value: number; type: number }
+  | { kind: 'absent'; requests: number }
+  | { kind: 'unanswered'; requests: number };
+
 export interface ParamReadOptions {
   /** Per-attempt wait (default: the client's, 1000 ms). */
   timeoutMs?: number;
-  /** Requests in total before `undefined` (default 3). */
+  /** Requests at least before a silent name counts as absent (default 3); more on a lossy link, up to 10. */
   retries?: number;
   /** Reads in flight at once (default 10: ArduPilot queues 20 requests for all its links together). */
   window?: number;
@@ -120,27 +131,58 @@ export class ParamClient {
     return this.cacheMap.get(name);
   }
 
-  /** Read one parameter; undefined when the FC does not know it (ArduPilot stays silent). */
+  /**
+   * Read one parameter; undefined when the FC has no such parameter (ArduPilot stays silent).
+   * AIM_ERR_FC_TIMEOUT when it stayed silent on a link too lossy for silence to prove absence.
+   */
   async get(name: string, opts: ParamReadOptions = {}): Promise<ParamValueInfo | undefined> {
     const got = (await this.getMany([name], opts)).get(name);
     return got === undefined ? undefined : { name, ...got };
   }
 
-  /** Read several parameters with up to `window` requests in flight. */
+  /**
+   * Read several parameters with up to `window` requests in flight: undefined for the ones the FC has
+   * not got. AIM_ERR_FC_TIMEOUT, naming them, when any got no answer and absence is not proven.
+   */
   async getMany(names: readonly string[], opts: ParamReadOptions = {}): Promise<Map<string, { value: number; type: number } | undefined>> {
+    const outcomes = await this.readMany(names, opts);
+    const unanswered = [...outcomes].filter(([, o]) => o.kind === 'unanswered').map(([n]) => n);
+    if (unanswered.length > 0) throw this.unansweredError(unanswered, outcomes);
+    return new Map(names.map((n) => {
+      const o = outcomes.get(n);
+      return [n, o?.kind === 'value' ? { value: o.value, type: o.type } : undefined];
+    }));
+  }
+
+  /** Read several parameters, each to a ReadOutcome (never throws for silence). */
+  async readMany(names: readonly string[], opts: ParamReadOptions = {}): Promise<Map<string, ReadOutcome>> {
     const scope = new OpScope(this.core, 'param read', opts.signal);
     try {
       scope.check();
       const timeoutMs = opts.timeoutMs ?? this.defaults.timeoutMs;
       const retries = Math.max(1, opts.retries ?? this.defaults.retries);
-      const found = new Map<string, { value: number; type: number } | undefined>();
+      const found = new Map<string, ReadOutcome>();
       await pool([...new Set(names)], opts.window ?? this.defaults.readWindow, async (name) => {
         found.set(name, await this.readOne(scope, name, timeoutMs, retries));
       });
-      return new Map(names.map((n) => [n, found.get(n)]));
+      return found;
     } finally {
       scope.dispose();
     }
+  }
+
+  /** @internal The AIM_ERR_FC_TIMEOUT for names that got no answer, with what the link showed. */
+  unansweredError(names: readonly string[], outcomes?: ReadonlyMap<string, ReadOutcome>): AimError {
+    const w = this.core.wire();
+    const requests = names.map((n) => {
+      const o = outcomes?.get(n);
+      return o !== undefined && o.kind !== 'value' ? o.requests : this.defaults.retries;
+    });
+    return new AimError(
+      'AIM_ERR_FC_TIMEOUT',
+      `no answer from the flight controller for ${names.join(', ')} after ${Math.max(...requests)} requests; ${describeLoss(w)}, so silence does not prove the parameter is absent`,
+      { details: { unanswered: [...names], ...w } },
+    );
   }
 
   /** Set and verify each parameter (see ParamOutcome). Throws only AIM_ERR_ABORTED / AIM_ERR_FC_LINK. */
@@ -148,13 +190,22 @@ export class ParamClient {
     return runSetMany(this, this.core, list, opts);
   }
 
-  /** @internal Read with retries inside a caller's scope. */
-  async readOne(scope: OpScope, name: string, timeoutMs: number, retries: number): Promise<{ value: number; type: number } | undefined> {
-    for (let i = 0; i < retries; i++) {
+  /**
+   * @internal Read with retries inside a caller's scope: at least `retries` requests, then more while the
+   * link's measured loss leaves silence unproven, up to MAX_REQUESTS (see absence.ts).
+   */
+  async readOne(scope: OpScope, name: string, timeoutMs: number, retries: number): Promise<ReadOutcome> {
+    for (let i = 1; ; i++) {
       const echo = await this.nextEcho(scope, name, timeoutMs, () => this.sendRead(name));
-      if (echo !== undefined) return { value: echo.value, type: echo.type };
+      if (echo !== undefined) return { kind: 'value', value: echo.value, type: echo.type };
+      const verdict = this.judgeSilence(retries, i);
+      if (verdict !== 'again') return { kind: verdict, requests: i };
     }
-    return undefined;
+  }
+
+  /** @internal What `requests` unanswered requests mean on this link now (absence.ts). */
+  judgeSilence(retries: number, requests: number): 'again' | 'absent' | 'unanswered' {
+    return judgeSilence(this.core.wire(), retries, requests);
   }
 
   /** @internal Listen for PARAM_VALUEs of `name` (after calling it you send); returns unsubscribe. */
@@ -209,7 +260,9 @@ export class ParamClient {
     const echo: ParamEcho = { name: pv.paramId, value, type: pv.paramType, index: pv.paramIndex, count: pv.paramCount, at: Date.now() };
     this.cacheMap.set(echo.name, { value, type: echo.type, at: echo.at, seenMono: performance.now() });
     const set = this.waiters.get(echo.name);
-    if (set !== undefined) for (const fn of [...set]) fn(echo);
+    if (set === undefined) return;
+    this.core.noteAnswer();
+    for (const fn of [...set]) fn(echo);
   }
 
   private onStatusText(frame: Frame): void {

@@ -1,4 +1,4 @@
-import { nextDelay, type BackoffOptions } from './backoff.js';
+import { nextDelay, type BackoffOptions } from '../backoff.js';
 import type { LinkSpec } from './link-string.js';
 import { openTransport, type Transport, type TransportHandlers } from './transport.js';
 

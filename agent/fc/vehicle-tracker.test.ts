@@ -52,11 +52,37 @@ t.test('up on the first FC heartbeat, down after the timeout, armed changes', as
   t.equal(tr.up, true);
   advance(1);
   t.equal(tr.up, false);
-  t.same(log, ['up 1/1', 'armed false', 'armed true', 'down no HEARTBEAT from the flight controller for 3000 ms']);
+  t.same(log, ['up 1/1', 'armed false', 'armed true', 'down no HEARTBEAT or other frame from the flight controller for 3000 ms']);
   tr.handleHeartbeat(2, 1, FC);
   t.match(tr.vehicle, { systemId: 2 }, 'once the first is silent another FC may take over');
   tr.transportClosed('transport closed');
   t.equal(tr.up, false);
   t.equal(pending(), 0, 'no timer left behind');
+  tr.dispose();
+});
+
+t.test('any valid frame from the FC keeps it up; frames from others and before the first heartbeat do not', async (t) => {
+  const { timers, advance } = fakeTimers();
+  const log: string[] = [];
+  const tr = new VehicleTracker(3000, {
+    onUp: () => log.push('up'),
+    onDown: (r) => log.push(`down ${r}`),
+    onHeartbeat: () => undefined,
+    onArmed: () => undefined,
+  }, timers);
+  tr.handleFrame(1, 1);
+  t.equal(tr.up, false, 'a PARAM_VALUE alone does not say what the sender is');
+  tr.handleHeartbeat(1, 1, FC);
+  // Heartbeats lost to corruption, but PARAM_VALUEs keep coming: the FC is alive.
+  for (let i = 0; i < 10; i++) {
+    advance(2000);
+    tr.handleFrame(1, 1);
+  }
+  t.equal(tr.up, true, '20 s without a heartbeat, frames every 2 s: still up');
+  advance(2000);
+  tr.handleFrame(2, 1); // another system's frame is no sign of life of ours
+  advance(1000);
+  t.equal(tr.up, false);
+  t.same(log, ['up', 'down no HEARTBEAT or other frame from the flight controller for 3000 ms']);
   tr.dispose();
 });

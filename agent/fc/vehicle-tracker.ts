@@ -56,9 +56,11 @@ const NOT_AN_FC = new Set<number>([
 ]);
 
 /**
- * Which heartbeat is the flight controller, whether it is alive, and its armed flag. The link is up
- * while FC heartbeats keep arriving within `timeoutMs` (3 missed 1 Hz beats by default, as MAVSDK does);
- * a silent FC or a closed transport makes it down, and a different FC may then be picked up.
+ * Which heartbeat is the flight controller, whether it is alive, and its armed flag. A HEARTBEAT makes
+ * it up; it stays up while any valid frame from it keeps arriving within `timeoutMs` (3 s by default, as
+ * MAVSDK's 3 missed beats): on a lossy link the PARAM_VALUEs and acks it is sending prove it alive as
+ * well as a heartbeat that happened to be corrupted. A silent FC or a closed transport makes it down,
+ * and a different FC may then be picked up.
  */
 export class VehicleTracker {
   private current: Vehicle | undefined;
@@ -88,6 +90,11 @@ export class VehicleTracker {
   /** True when a frame from (sysid, compid) comes from the tracked flight controller. */
   isVehicle(sysid: number, compid: number): boolean {
     return this.current !== undefined && this.current.systemId === sysid && this.current.componentId === compid;
+  }
+
+  /** Any other valid frame: from the tracked FC while it is up, it counts as a sign of life. */
+  handleFrame(sysid: number, compid: number): void {
+    if (this.alive && this.isVehicle(sysid, compid)) this.arm();
   }
 
   handleHeartbeat(sysid: number, compid: number, hb: HeartbeatFields): void {
@@ -124,7 +131,7 @@ export class VehicleTracker {
     this.disarmTimer();
     this.timer = this.timers.setTimeout(() => {
       this.timer = undefined;
-      this.goDown(`no HEARTBEAT from the flight controller for ${this.timeoutMs} ms`);
+      this.goDown(`no HEARTBEAT or other frame from the flight controller for ${this.timeoutMs} ms`);
     }, this.timeoutMs);
   }
 

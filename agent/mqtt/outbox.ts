@@ -22,7 +22,9 @@ type LogLine = { add: OutboxEntry } | { del: number };
  * different results.
  *
  * Appends are group-committed (one write + fsync for everything added meanwhile), so a burst of
- * rejections costs a few fsyncs, not one per message; the log is compacted when it grows.
+ * rejections costs a few fsyncs, not one per message. Delivered entries are compacted away: once the
+ * log holds more than `compactAfter` lines of history (delivered adds and their dels), it is rewritten
+ * with only what is still owed, so on disk it stays a few tens of KB however long the agent runs.
  */
 export class Outbox {
   private entries = new Map<number, OutboxEntry>();
@@ -38,8 +40,9 @@ export class Outbox {
     private readonly stateDir: string,
     private readonly log: Logger,
     private readonly maxEntries = 1000,
+    private readonly compactAfter = 128,
   ) {
-    this.file = join(stateDir, 'outbox.jsonl');
+    this.file = outboxPath(stateDir);
   }
 
   /** Replay the log, then rewrite it with only what is still owed. */
@@ -50,17 +53,7 @@ export class Outbox {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn({ err }, 'outbox unreadable; starting empty');
     }
-    for (const line of text.split('\n')) {
-      if (line === '') continue;
-      let rec: LogLine;
-      try {
-        rec = JSON.parse(line) as LogLine;
-      } catch {
-        continue; // a torn last line after power loss: that entry was never handed to MQTT
-      }
-      if ('add' in rec && isEntry(rec.add)) this.entries.set(rec.add.seq, rec.add);
-      else if ('del' in rec) this.entries.delete(rec.del);
-    }
+    this.entries = replay(text);
     this.nextSeq = Math.max(0, ...this.entries.keys()) + 1;
     // Rewrite only when there is history to drop; a clean start costs no fsync.
     if (text !== '') await this.compact().catch((err: unknown) => this.log.error({ err }, 'outbox could not be compacted'));
@@ -114,7 +107,7 @@ export class Outbox {
       const batch = this.buffered.splice(0);
       const waiters = this.waiters.splice(0);
       try {
-        if (this.lines > 4 * this.maxEntries && this.entries.size < this.maxEntries) await this.compact();
+        if (this.lines - this.entries.size > this.compactAfter) await this.compact();
         else {
           this.fh ??= await open(this.file, 'a', 0o640);
           await this.fh.appendFile(batch.join('\n') + '\n');
@@ -145,8 +138,36 @@ export class Outbox {
       await fh.close();
     }
     await rename(tmp, this.file);
+    // The rename must survive power loss too: the new file holds adds that were promised durable.
+    const dir = await open(this.stateDir, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
     this.lines = this.entries.size;
   }
+}
+
+export function outboxPath(stateDir: string): string {
+  return join(stateDir, 'outbox.jsonl');
+}
+
+/** What a log's text still owes, read without writing (doctor, tests). */
+export function replay(text: string): Map<number, OutboxEntry> {
+  const entries = new Map<number, OutboxEntry>();
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    let rec: LogLine;
+    try {
+      rec = JSON.parse(line) as LogLine;
+    } catch {
+      continue; // a torn last line after power loss: that entry was never handed to MQTT
+    }
+    if ('add' in rec && isEntry(rec.add)) entries.set(rec.add.seq, rec.add);
+    else if ('del' in rec) entries.delete(rec.del);
+  }
+  return entries;
 }
 
 function isEntry(v: unknown): v is OutboxEntry {

@@ -1,10 +1,40 @@
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
-import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type IPublishPacket } from 'mqtt';
 import { topicFor, type Status } from '../../protocol/index.js';
+import { nextDelay, type BackoffOptions } from '../backoff.js';
 import type { Logger } from '../log.js';
 import type { Settings } from '../settings.js';
+import { brokerClientOptions } from './broker-options.js';
 import { Outbox, type OutboxEntry } from './outbox.js';
+
+/** The part of an MQTT.js client the session uses; tests pass a fake. */
+export interface SessionClient {
+  readonly connected: boolean;
+  readonly disconnected: boolean;
+  /** The socket under the client; cut when a graceful end cannot finish (a frozen broker). */
+  readonly stream?: { destroy(): unknown };
+  on(event: 'connect', listener: (connack: { sessionPresent: boolean }) => void): unknown;
+  on(event: 'message', listener: (topic: string, payload: Buffer, packet: IPublishPacket) => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  subscribe(topic: string, opts: { qos: 1; rh: 0 }, cb: (err: Error | null | undefined) => void): unknown;
+  publish(topic: string, payload: string, opts: { qos: 1; retain: boolean; properties?: { correlationData: Buffer } }, cb: (err?: Error) => void): unknown;
+  publishAsync(topic: string, payload: string, opts: { qos: 1; retain: boolean }): Promise<unknown>;
+  reconnect(): unknown;
+  endAsync(force: boolean): Promise<void>;
+  end(force: boolean): unknown;
+}
+
+/** Timers the session schedules reconnects with; tests drive them by hand. */
+export interface SessionTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const realTimers: SessionTimers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
 
 export interface DesiredMessage {
   payload: Buffer;
@@ -24,9 +54,15 @@ export interface SessionOptions {
   broker: Settings['broker'];
   stateDir: string;
   logger: Logger;
-  /** Backoff between reconnects: full jitter between min and an exponentially growing cap. */
-  backoff?: { minMs: number; maxMs: number };
+  /** Backoff between reconnects (default 500 ms doubling to 30 s, ±20 % jitter). */
+  backoff?: BackoffOptions;
+  /** Opens the client (default mqtt.connect). */
+  connect?: (url: string, options: IClientOptions) => SessionClient;
+  timers?: SessionTimers;
+  random?: () => number;
 }
+
+const SESSION_BACKOFF: BackoffOptions = { minMs: 500, maxMs: 30_000 };
 
 /**
  * The drone's MQTT 5 session (DESIGN.md "MQTT topics"): stable client id `aim-agent-<drone>`, clean
@@ -36,11 +72,13 @@ export interface SessionOptions {
  * exponential backoff of our own (MQTT.js only knows a fixed period).
  */
 export class MqttSession extends EventEmitter<SessionEvents> {
-  private client: MqttClient | undefined;
+  private client: SessionClient | undefined;
   private readonly outbox: Outbox;
   private readonly log: Logger;
   private readonly topics: { desired: string; ack: string; reported: string; status: string };
-  private reconnectTimer: NodeJS.Timeout | undefined;
+  private readonly timers: SessionTimers;
+  private reconnectTimer: unknown;
+  private lastDelay: number | undefined;
   private attempt = 0;
   private closing = false;
   private readonly inflight = new Set<number>();
@@ -50,6 +88,7 @@ export class MqttSession extends EventEmitter<SessionEvents> {
     super();
     this.log = opts.logger.child({ component: 'mqtt' });
     this.outbox = new Outbox(opts.stateDir, this.log);
+    this.timers = opts.timers ?? realTimers;
     const p = opts.broker.topicPrefix;
     this.topics = {
       desired: topicFor(opts.droneId, 'desired', p),
@@ -69,27 +108,15 @@ export class MqttSession extends EventEmitter<SessionEvents> {
     const loaded = this.outbox.load();
     const b = this.opts.broker;
     const options: IClientOptions = {
-      clientId: `aim-agent-${this.opts.droneId}`,
-      protocolVersion: b.protocolVersion,
-      clean: false,
-      keepalive: b.keepaliveS,
-      connectTimeout: b.connectTimeoutMs,
-      reconnectPeriod: 0,
-      // mqtt-packet otherwise pre-builds a Buffer for each of the 65,536 packet ids on the first write:
-      // ~7 MB of heap kept for life on a Pi, to save a 2-byte allocation per packet.
-      writeCache: false,
+      ...brokerClientOptions(b, { clientId: `aim-agent-${this.opts.droneId}`, clean: false }),
       ...(b.protocolVersion === 5 ? { properties: { sessionExpiryInterval: b.sessionExpiryS } } : {}),
       will: { topic: this.topics.status, payload: Buffer.from(JSON.stringify({ state: 'offline' })), qos: 1, retain: true },
-      ...(b.username !== undefined ? { username: b.username } : {}),
-      ...(b.passwordFile !== undefined ? { password: readFileSync(b.passwordFile, 'utf8').trim() } : {}),
-      ...(b.ca !== undefined ? { ca: readFileSync(b.ca) } : {}),
-      ...(b.cert !== undefined ? { cert: readFileSync(b.cert) } : {}),
-      ...(b.key !== undefined ? { key: readFileSync(b.key) } : {}),
     };
-    const client = mqtt.connect(b.url, options);
+    const client = (this.opts.connect ?? ((url, o) => mqtt.connect(url, o) as unknown as SessionClient))(b.url, options);
     this.client = client;
     client.on('connect', (connack) => {
       this.attempt = 0;
+      this.lastDelay = undefined;
       const sessionPresent = connack.sessionPresent;
       this.log.info({ sessionPresent, url: b.url }, 'broker connected');
       // Subscribe on every connect (cheap, idempotent): the retained desired config comes again and
@@ -124,13 +151,12 @@ export class MqttSession extends EventEmitter<SessionEvents> {
 
   private scheduleReconnect(): void {
     if (this.reconnectTimer !== undefined || this.closing) return;
-    const { minMs, maxMs } = this.opts.backoff ?? { minMs: 500, maxMs: 30_000 };
-    const cap = Math.min(maxMs, minMs * 2 ** this.attempt);
-    const delay = minMs + Math.random() * Math.max(0, cap - minMs);
+    const delay = nextDelay(this.lastDelay, this.opts.backoff ?? SESSION_BACKOFF, this.opts.random);
+    this.lastDelay = delay;
     this.attempt++;
-    this.log.info({ delayMs: Math.round(delay), attempt: this.attempt }, 'broker offline; reconnecting');
+    this.log.info({ delayMs: delay, attempt: this.attempt }, 'broker offline; reconnecting');
     this.emit('offline');
-    this.reconnectTimer = setTimeout(() => {
+    this.reconnectTimer = this.timers.setTimeout(() => {
       this.reconnectTimer = undefined;
       if (!this.closing) this.client?.reconnect();
     }, delay);
@@ -187,18 +213,14 @@ export class MqttSession extends EventEmitter<SessionEvents> {
     });
   }
 
-  /** Number of messages still owed to the broker. */
-  pendingCount(): number {
-    return this.outbox.pending().length;
-  }
-
   /**
    * Publish `offline` status and disconnect cleanly. A clean DISCONNECT suppresses the Last Will, so
    * the retained offline status is published explicitly first.
    */
   async stop(opts: { timeoutMs?: number } = {}): Promise<void> {
     this.closing = true;
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.reconnectTimer !== undefined) this.timers.clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
     const client = this.client;
     if (client === undefined) return;
     const timeoutMs = opts.timeoutMs ?? 3000;
@@ -209,6 +231,9 @@ export class MqttSession extends EventEmitter<SessionEvents> {
       ]);
     }
     await Promise.race([client.endAsync(false).catch(() => undefined), delay(timeoutMs)]);
+    // end(true) does nothing while the graceful end above still waits (a frozen broker never acks):
+    // cut the socket, or it keeps the process alive past the unit's stop timeout.
+    if (!client.disconnected) client.stream?.destroy();
     client.end(true);
     await this.outbox.close();
   }

@@ -9,9 +9,12 @@ import {
   type ParamResult,
   type Reported,
 } from '../../protocol/index.js';
+import { aimFailure } from '../fc/aim-outcome.js';
+import { checkParamsFit, configPathOf } from '../fc/param-fit.js';
 import type { Logger } from '../log.js';
 import { windowOpen } from './apply-window.js';
 import { diffEntry } from './diff.js';
+import { linkDownReason, signingTrouble } from './link-diagnosis.js';
 import type { FcCache } from './fc-cache.js';
 import type { Outcome } from './intake.js';
 import { failure } from './outcome.js';
@@ -158,7 +161,7 @@ async function stages(
   undo.add('remove the staged file', () => store.abort(staged).catch((err: unknown) => log.warn({ err }, 'could not remove the staged file')));
 
   if (!(await ctx.linkUp(signal))) {
-    throw new StageFailure({ ...base, status: 'failed', stage: 'read', code: 'AIM_ERR_FC_LINK', reason: 'flight-controller link is down; nothing was changed' });
+    throw new StageFailure({ ...base, status: 'failed', stage: 'read', code: 'AIM_ERR_FC_LINK', reason: `${linkDownReason(fc.status())}; nothing was changed` });
   }
   const wanted = configToFcParams(config);
   const tPush = clock.monotonic();
@@ -179,7 +182,15 @@ async function stages(
   const diff = wanted.map((p) => diffEntry(p, before.get(p.name)));
   const unknown = diff.filter((d) => d.result === 'unknown');
   if (unknown.length > 0) {
+    // Unanswered because the FC drops our unsigned frames: a link problem, not missing parameters.
+    const signing = signingTrouble(fc.status());
+    if (signing !== undefined) throw new StageFailure({ ...base, status: 'failed', stage: 'read', code: 'AIM_ERR_FC_LINK', reason: `${signing}; nothing was changed`, params: diff });
     throw new StageFailure({ ...base, status: 'failed', stage: 'read', code: 'AIM_ERR_FC_REJECTED', reason: `the flight controller has no parameter ${unknown.map((u) => u.name).join(', ')}; nothing was changed`, params: diff });
+  }
+  // Nothing is written before every value is known to fit its type on the FC: ArduPilot saturates silently.
+  const fit = checkParamsFit(wanted.map((p) => ({ ...p, type: p.type ?? paramTypeName(before.get(p.name)?.type) })), (n) => configPathOf(config, n));
+  if (!fit.ok) {
+    throw new StageFailure({ ...base, status: 'rejected', stage: 'validate', code: 'AIM_ERR_INVALID', reason: `${fit.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}; nothing was changed`, errors: fit.errors });
   }
   const toSet = wanted
     .filter((_, i) => fromCache !== undefined || diff[i]!.result !== 'unchanged')
@@ -221,7 +232,7 @@ async function stages(
       aim = { result: isAimError(err) ? err.code : 'error' };
     }
     if (aim.result !== 'accepted') {
-      throw new StageFailure({ ...base, status: 'failed', stage: 'aim', code: 'AIM_ERR_FC_REJECTED', reason: `aim command answered ${aim.result}`, params, aim, pushMs });
+      throw new StageFailure({ ...base, status: 'failed', stage: 'aim', ...aimFailure(aim.result), params, aim, pushMs });
     }
     log.info({ aim: aim.result }, 'stage aim: accepted');
   }
@@ -300,7 +311,8 @@ async function restore(ctx: TransactionContext, names: string[], before: Before,
   const signal = lock.signal === undefined ? AbortSignal.timeout(15_000) : AbortSignal.any([AbortSignal.timeout(15_000), lock.signal]);
   try {
     const results = await ctx.fc.params.setMany(list, { timeoutMs: ctx.timing.paramTimeoutMs, retries: ctx.timing.paramRetries, force: true, signal });
-    const verified = new Set(results.filter((r) => r.result === 'ok').map((r) => r.name));
+    // A denial whose echo carries the old value (a read-only parameter the push never changed) holds it.
+    const verified = new Set(results.filter((r) => r.result === 'ok' || (r.result === 'denied' && r.got === r.want)).map((r) => r.name));
     for (const p of list) if (!verified.has(p.name)) unknown.push(p.name);
     const ok = unknown.length === 0;
     log[ok ? 'warn' : 'error']({ restored: verified.size, unknown }, ok ? 'rollback verified' : 'rollback incomplete');

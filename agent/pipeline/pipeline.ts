@@ -5,6 +5,7 @@ import { makeAck, type AckFields, type AckSubject } from './ack.js';
 import { applyTransaction, readOptions, type Timing } from './apply-transaction.js';
 import { waitForWindow, windowClosedReason, windowOpen } from './apply-window.js';
 import { diffEntry } from './diff.js';
+import { linkDownReason } from './link-diagnosis.js';
 import { FcCache } from './fc-cache.js';
 import { intake, type Outcome } from './intake.js';
 import { failure } from './outcome.js';
@@ -144,10 +145,13 @@ export class ApplyPipeline extends EventEmitter<PipelineEvents> {
    * The ground cleared its retained desired config: a queued or deferred config is cancelled with a
    * `superseded` ack. An apply already writing the FC finishes (its result is acked as usual).
    */
-  withdraw(): void {
-    for (const job of this.scheduler.withdraw(this.stateValue === 'deferred')) {
+  withdraw(): boolean {
+    const deferred = this.stateValue === 'deferred';
+    const cancelled = this.scheduler.withdraw(deferred);
+    for (const job of cancelled) {
       this.emitAck(subjectOf(job), { status: 'superseded', stage: 'queue', reason: WITHDRAWN }, job.receivedAt, job.meta);
     }
+    return cancelled.length > 0 || deferred;
   }
 
   /**
@@ -273,7 +277,7 @@ export class ApplyPipeline extends EventEmitter<PipelineEvents> {
 
   private async dryRun(wanted: FcParam[], job: Job, log: Logger): Promise<Outcome> {
     if (!(await this.linkUp(job.push.signal))) {
-      return { status: 'failed', stage: 'read', code: 'AIM_ERR_FC_LINK', reason: 'dry run needs the flight controller, and its link is down', rolledBack: true };
+      return { status: 'failed', stage: 'read', code: 'AIM_ERR_FC_LINK', reason: linkDownReason(this.opts.fc.status(), 'dry run needs the flight controller, and its link is down'), rolledBack: true };
     }
     let current: Map<string, { value: number; type: number } | undefined>;
     try {

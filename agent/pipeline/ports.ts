@@ -1,3 +1,4 @@
+import type { SigningCounters } from './link-diagnosis.js';
 import type { AimConfig, ParamType } from '../../protocol/index.js';
 import type { ParamSetResult } from '../fc/index.js';
 import type { AgentState, StoredConfig } from '../store/index.js';
@@ -16,7 +17,7 @@ export interface Abortable {
 
 export interface FcPort {
   readonly vehicle: { armed: boolean } | undefined;
-  status(): { state: 'up' | 'down' };
+  status(): { state: 'up' | 'down' } & SigningCounters;
   /** Resolves with the vehicle once its HEARTBEAT is seen; rejects (AIM_ERR_FC_TIMEOUT) after timeoutMs. */
   waitForVehicle(opts?: Abortable): Promise<unknown>;
   on(event: 'armed', listener: (armed: boolean) => void): unknown;

@@ -5,19 +5,44 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isAimError } from '../../protocol/index.js';
 import { waitFor } from '../../test/support/index.js';
-import { AimStore, Locksmith, readUptimeMs } from './index.js';
+import { decodeHeartbeat } from './heartbeat-file.js';
+import { AimStore, Locksmith, procInfo, readUptimeMs } from './index.js';
 import { docFor } from './test-fixtures/docs.js';
 
-// A real full disk: a 64 KiB tmpfs mounted for the test (we run as root in CI; elsewhere the
-// injected-fs cases in aim-store.test.ts cover ENOSPC/EIO).
+// A real full disk: a 64 KiB tmpfs mounted for the test (we run as root in CI). Where it cannot be
+// mounted the test is skipped, visibly and with the reason (the injected-fs cases in aim-store.test.ts
+// still cover ENOSPC/EIO); it never passes without having run.
 
-function mountTinyTmpfs(t: Test): string | undefined {
-  const dir = mkdtempSync(join(tmpdir(), 'aim-full-'));
+function mount(dir: string): string | undefined {
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0755', 'tmpfs', dir], { stdio: 'pipe' });
-  } catch {
-    rmSync(dir, { recursive: true, force: true });
     return undefined;
+  } catch (err) {
+    const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
+    return `cannot mount a tmpfs here (${stderr || (err as Error).message}); aim-store.test.ts covers ENOSPC with an injected fs`;
+  }
+}
+
+/** Decided before the test starts, so a failed mount is a reported skip, not a silent pass. */
+function mountProbe(): string | false {
+  if (process.getuid?.() !== 0) return 'needs root to mount a tmpfs; aim-store.test.ts covers ENOSPC with an injected fs';
+  const dir = mkdtempSync(join(tmpdir(), 'aim-full-probe-'));
+  try {
+    const why = mount(dir);
+    if (why !== undefined) return why;
+    execFileSync('umount', [dir], { stdio: 'pipe' });
+    return false;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function mountTinyTmpfs(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'aim-full-'));
+  const why = mount(dir);
+  if (why !== undefined) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(why);
   }
   t.teardown(() => {
     try {
@@ -45,18 +70,19 @@ function fill(dir: string, name = 'filler'): string {
   return path;
 }
 
-const skip = process.getuid?.() === 0 ? false : 'needs root to mount a tmpfs';
+const skip = mountProbe();
 
 t.test('disk full: staging, committing and locking fail with AIM_ERR_STORE_IO; the current file is untouched', { skip }, async (t) => {
   const mnt = mountTinyTmpfs(t);
-  if (mnt === undefined) {
-    t.comment('mount -t tmpfs failed (no CAP_SYS_ADMIN?): the injected-fs cases in aim-store.test.ts still cover ENOSPC');
-    return;
-  }
   const stateDir = join(mnt, 'state');
   const store = new AimStore({ stateDir });
   await store.init();
-  const smith = new Locksmith({ stateDir, ttlMs: 400 });
+  // The lock's clock and heartbeat timer are driven by hand, so "three TTLs on a full disk" is exact.
+  let now = readUptimeMs();
+  const proc = { ...procInfo, uptimeMs: () => now };
+  let beat: (() => void) | undefined;
+  const timers = { setInterval: (fn: () => void) => (beat = fn), clearInterval: () => undefined };
+  const smith = new Locksmith({ stateDir, ttlMs: 400, proc, timers });
   t.teardown(() => smith.close());
   const lock = await smith.acquire({ timeoutMs: 1000 });
   await store.commit(await store.stage(docFor(1, 5)), lock, { appliedAt: '2026-11-26T14:00:00Z' });
@@ -79,9 +105,13 @@ t.test('disk full: staging, committing and locking fail with AIM_ERR_STORE_IO; t
   t.same(temps(), []);
 
   // The heartbeat rewrites its file in place, so a full disk does not cost the holder its lock.
-  const since = readUptimeMs();
-  await waitFor('three TTLs on a full disk', () => readUptimeMs() > since + 1300, { timeoutMs: 10_000 });
-  t.match(await smith.status(), { state: 'held', owner: { token: lock.token } });
+  const hb = join(stateDir, `aim.lock.hb-${lock.token}`);
+  for (let i = 1; i <= 12; i++) {
+    now += 100; // TTL/4: twelve beats are three TTLs
+    beat!();
+    await waitFor(`beat ${i} on a full disk`, () => decodeHeartbeat(readFileSync(hb))?.uptimeMs === now, { timeoutMs: 5000 });
+  }
+  t.match(await smith.status(), { state: 'held', owner: { token: lock.token }, heartbeatAgeMs: 0 });
   t.notOk(lock.lost);
   await lock.assertHeld();
 

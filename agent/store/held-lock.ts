@@ -13,6 +13,8 @@ export interface LockHandle {
   readonly lost: boolean;
   /** The owner record as written when the lock was taken. */
   readonly record: LockRecord;
+  /** The hand-over secret for borrow(), when acquired with `handOver`; never logged or printed. */
+  readonly capability?: string | undefined;
   /** Aborted (with the AimError) when the lock is lost: pass it to work that must stop then. */
   readonly signal: AbortSignal;
   /** Check on disk that this holding is still the current one. Throws AIM_ERR_FENCED, AIM_ERR_LOCK_LOST, or AIM_ERR_STORE_IO when the lock cannot be read. */
@@ -28,10 +30,23 @@ export interface LostInfo {
   current?: LockRecord;
 }
 
+/** The heartbeat's timer; tests drive it by hand. */
+export interface IntervalTimers {
+  setInterval(fn: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+}
+
+/** Real intervals that do not keep the process alive: a holder that exits leaves a lock whose pid is gone. */
+export const unrefIntervals: IntervalTimers = {
+  setInterval: (fn, ms) => setInterval(fn, ms).unref(),
+  clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
+};
+
 /** What a HeldLock needs from the Locksmith that made it. */
 export interface HeldLockHost {
   lockDir: LockDir;
   ttlMs: number;
+  timers: IntervalTimers;
   onLost(info: LostInfo): void;
   onReleased(handle: HeldLock): void;
 }
@@ -40,7 +55,7 @@ export class HeldLock implements LockHandle {
   #lost: AimError | undefined;
   #released = false;
   #lastBeatMs: number;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: unknown;
   #busy: Promise<void> = Promise.resolve();
   readonly #abort = new AbortController();
 
@@ -48,6 +63,7 @@ export class HeldLock implements LockHandle {
     private readonly host: HeldLockHost,
     readonly record: LockRecord,
     private readonly heartbeat: HeartbeatWriter,
+    readonly capability?: string,
   ) {
     this.#lastBeatMs = record.heartbeatUptimeMs;
   }
@@ -62,10 +78,9 @@ export class HeldLock implements LockHandle {
     return this.#abort.signal;
   }
 
-  /** Heartbeat every TTL/4. The timer does not keep the process alive: a holder that exits leaves a lock whose pid is gone. */
+  /** Heartbeat every TTL/4. */
   start(): void {
-    this.#timer = setInterval(() => void this.#serial(() => this.#beat()), Math.max(10, Math.floor(this.host.ttlMs / 4)));
-    this.#timer.unref();
+    this.#timer = this.host.timers.setInterval(() => void this.#serial(() => this.#beat()), Math.max(10, Math.floor(this.host.ttlMs / 4)));
   }
 
   async assertHeld(): Promise<void> {
@@ -84,7 +99,7 @@ export class HeldLock implements LockHandle {
   async release(): Promise<void> {
     if (this.#released) return;
     this.#released = true;
-    clearInterval(this.#timer);
+    this.#stopTimer();
     await this.#busy;
     const { lockDir } = this.host;
     try {
@@ -100,6 +115,11 @@ export class HeldLock implements LockHandle {
       this.host.onReleased(this);
     }
     lockDir.log.debug({ token: this.token }, 'aim lock released');
+  }
+
+  #stopTimer(): void {
+    if (this.#timer !== undefined) this.host.timers.clearInterval(this.#timer);
+    this.#timer = undefined;
   }
 
   #serial(fn: () => Promise<void>): Promise<void> {
@@ -147,7 +167,7 @@ export class HeldLock implements LockHandle {
       `aim lock token ${this.token} is no longer held: ${reason}`,
       { details: { token: this.token, current } },
     );
-    clearInterval(this.#timer);
+    this.#stopTimer();
     lockDir.log.warn({ token: this.token, reason, current }, 'aim lock lost');
     this.#abort.abort(this.#lost);
     const info: LostInfo = { token: this.token, reason };

@@ -1,4 +1,4 @@
-import type { ProcInfo } from './proc.js';
+import { ownerGone, type ProcInfo } from './proc.js';
 
 /**
  * The owner record in `aim.lock`. Written once when the lock is taken and never rewritten, so its
@@ -25,6 +25,11 @@ export interface LockRecord {
   /** Random per acquisition; with the token it names one holding of the lock. */
   nonce: string;
   command?: string;
+  /**
+   * sha256 (hex) of the hand-over capability `aim-agent lock run` gives its command (Locksmith.borrow).
+   * Only the hash is on disk: the capability itself lives in the child's environment alone.
+   */
+  capabilitySha256?: string;
 }
 
 export type LockVerdict =
@@ -51,7 +56,8 @@ export function parseRecord(bytes: Uint8Array): LockRecord | undefined {
   const ok =
     int('pid') && str('startTime') && str('bootId') && str('host') && str('acquiredAt') && int('acquiredUptimeMs') &&
     str('heartbeatAt') && int('heartbeatUptimeMs') && int('token') && int('ttlMs') && str('nonce') &&
-    (r.command === undefined || str('command'));
+    (r.command === undefined || str('command')) &&
+    (r.capabilitySha256 === undefined || (str('capabilitySha256') && /^[0-9a-f]{64}$/.test(r.capabilitySha256 as string)));
   if (!ok) return undefined;
   const rec: LockRecord = {
     pid: r.pid as number,
@@ -67,6 +73,7 @@ export function parseRecord(bytes: Uint8Array): LockRecord | undefined {
     nonce: r.nonce as string,
   };
   if (typeof r.command === 'string') rec.command = r.command;
+  if (typeof r.capabilitySha256 === 'string') rec.capabilitySha256 = r.capabilitySha256;
   return rec;
 }
 
@@ -93,14 +100,8 @@ export function judgeRecord(
     owner.heartbeatUptimeMs = heartbeat.uptimeMs;
     owner.heartbeatAt = new Date(heartbeat.wallMs).toISOString();
   }
-  if (record.bootId !== proc.bootId()) {
-    return { state: 'stale', owner, reason: `owner is from another boot (boot id ${record.bootId || '?'})` };
-  }
-  const startTime = proc.startTime(record.pid);
-  if (startTime === undefined) return { state: 'stale', owner, reason: `owner pid ${record.pid} is gone` };
-  if (startTime !== record.startTime) {
-    return { state: 'stale', owner, reason: `pid ${record.pid} now belongs to another process (start time ${startTime}, owner's ${record.startTime})` };
-  }
+  const gone = ownerGone(owner, proc);
+  if (gone !== undefined) return { state: 'stale', owner, reason: gone };
   const now = proc.uptimeMs();
   const heartbeatAgeMs = Math.max(0, now - owner.heartbeatUptimeMs);
   if (heartbeatAgeMs > record.ttlMs) {

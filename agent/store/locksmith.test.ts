@@ -1,10 +1,12 @@
 import t, { type Test } from 'tap';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isAimError } from '../../protocol/index.js';
 import { nextEvent, waitFor } from '../../test/support/index.js';
 import { Locksmith, nodeFs, procInfo, readUptimeMs, type LockRecord, type LocksmithOptions, type ReclaimInfo } from './index.js';
+import { decodeHeartbeat } from './heartbeat-file.js';
 import { LockDir } from './lock-dir.js';
 import { silentStoreLogger, type StoreLogger } from './logger.js';
 
@@ -85,7 +87,7 @@ t.test('staleness: boot id, pid gone, pid reused, heartbeat age — never the wa
   const smith = smithFor(t, dir);
   writeRecord(dir, { acquiredAt: '1970-01-01T00:00:00.000Z', heartbeatAt: '2099-01-01T00:00:00.000Z' });
   t.match(await smith.status(), { state: 'held' }, 'wall times in the record are ignored');
-  writeRecord(dir, { bootId: '00000000-0000-0000-0000-000000000000' });
+  writeRecord(dir, { bootId: '00000000-0000-0000-0000-000000000000', startTime: '1' });
   t.match(await smith.status(), { state: 'stale', reason: /another boot/ });
   writeRecord(dir, { pid: 2 ** 22 + 5 });
   t.match(await smith.status(), { state: 'stale', reason: /is gone/ });
@@ -101,7 +103,7 @@ t.test('a lock from another boot is reclaimed at start, logged with the dead own
   const dir = tempDir(t);
   const logger = capturingLogger();
   const smith = smithFor(t, dir, { logger });
-  const dead = writeRecord(dir, { bootId: 'b0075000-0000-0000-0000-000000000000', token: 41 });
+  const dead = writeRecord(dir, { bootId: 'b0075000-0000-0000-0000-000000000000', startTime: '1', token: 41 });
   const event = nextEvent<ReclaimInfo>(smith, 'reclaimed');
   const r = await smith.reclaimStale();
   t.match(r, { owner: dead, reason: /another boot/ });
@@ -113,15 +115,32 @@ t.test('a lock from another boot is reclaimed at start, logged with the dead own
   t.ok(h.token > 41, 'the next token is above the reclaimed one');
 });
 
-t.test('the heartbeat keeps a live holder fresh well past its TTL', async (t) => {
+t.test('the heartbeat keeps a live holder fresh past its TTL; without beats it is stale exactly after the TTL (injected clock and timer)', async (t) => {
   const dir = tempDir(t);
-  const holder = smithFor(t, dir, { ttlMs: 200 });
+  let now = readUptimeMs();
+  const proc = { ...procInfo, uptimeMs: () => now };
+  const beats: (() => void)[] = [];
+  const periods: number[] = [];
+  const timers = {
+    setInterval: (fn: () => void, ms: number) => (periods.push(ms), beats.push(fn)),
+    clearInterval: () => undefined,
+  };
+  const holder = smithFor(t, dir, { proc, timers });
   const h = await holder.acquire();
-  const start = readUptimeMs();
-  await waitFor('3 TTLs to pass', () => readUptimeMs() > start + 700, { timeoutMs: 5000 });
-  const v = await smithFor(t, dir).status();
-  t.match(v, { state: 'held', owner: { token: h.token } });
+  t.same(periods, [2500], 'one heartbeat timer, every TTL/4');
+  const judge = smithFor(t, dir, { proc });
+  const beatOnDisk = () => decodeHeartbeat(readFileSync(join(dir, `aim.lock.hb-${h.token}`)))?.uptimeMs;
+  for (let i = 1; i <= 12; i++) {
+    now += 2500; // three TTLs in all
+    beats[0]!();
+    await waitFor(`beat ${i} written`, () => beatOnDisk() === now, { timeoutMs: 5000 });
+    t.match(await judge.status(), { state: 'held', owner: { token: h.token }, heartbeatAgeMs: 0 }, `after ${i * 2.5} s`);
+  }
   t.notOk(h.lost);
+  now += 10_000;
+  t.match(await judge.status(), { state: 'held', heartbeatAgeMs: 10_000 }, 'a beat exactly one TTL old is still live');
+  now += 1;
+  t.match(await judge.status(), { state: 'stale', reason: /heartbeat is 10001 ms old, more than the 10000 ms TTL/ });
 });
 
 t.test('a frozen holder (heartbeat older than TTL) is broken; it learns it lost and is fenced', async (t) => {
@@ -169,7 +188,7 @@ t.test('a lock force-broken and not yet retaken: the old holder gets AIM_ERR_LOC
 t.test('two breakers of one stale lock: exactly one breaks it', async (t) => {
   const dir = tempDir(t);
   for (let i = 0; i < 20; i++) {
-    writeRecord(dir, { bootId: 'other-boot', token: i });
+    writeRecord(dir, { bootId: 'other-boot', startTime: '1', token: i });
     const a = smithFor(t, dir);
     const b = smithFor(t, dir);
     const events: unknown[] = [];
@@ -229,7 +248,7 @@ t.test('the sweep reclaims a stale lock within its period', async (t) => {
   const smith = smithFor(t, dir, { sweepMs: 100 });
   smith.startSweep();
   smith.startSweep();
-  writeRecord(dir, { bootId: 'gone-boot', token: 5 });
+  writeRecord(dir, { bootId: 'gone-boot', startTime: '1', token: 5 });
   const ev = await nextEvent<ReclaimInfo>(smith, 'reclaimed', { timeoutMs: 3000 });
   t.match(ev, { owner: { token: 5 }, reason: /another boot/ });
   smith.stopSweep();
@@ -267,21 +286,33 @@ t.test('reclaimStale cleans crash leftovers and restores a live record a dead br
   t.ok(existsSync(join(dir, 'fence.token')));
 });
 
-t.test('borrow: work under a live holder’s lock by its token; the fence closes when that token is no longer held', async (t) => {
+t.test('borrow: only the holder\'s secret capability hands the lock over, never its token; the fence closes when that holding ends', async (t) => {
   const dir = tempDir(t);
   const holder = smithFor(t, dir);
   const other = smithFor(t, dir);
-  await t.rejects(other.borrow(1), { code: 'AIM_ERR_LOCK_LOST', message: /AIM_LOCK_TOKEN 1 is not the live holder's token \(the lock is free\)/ });
-  const h = await holder.acquire();
-  await t.rejects(other.borrow(h.token + 1), { code: 'AIM_ERR_LOCK_LOST', message: /the lock is held with token 1/ });
-  const b = await other.borrow(h.token);
+  await t.rejects(other.borrow('x'.repeat(43)), { code: 'AIM_ERR_LOCK_LOST', message: /AIM_LOCK_CAPABILITY is not the live holder's \(the lock is free\)/ });
+  const plain = await holder.acquire();
+  t.equal(plain.capability, undefined, 'no hand-over unless asked for');
+  await t.rejects(other.borrow(''), { code: 'AIM_ERR_LOCK_LOST' }, 'a holding without a capability cannot be borrowed');
+  await plain.release();
+
+  const h = await holder.acquire({ handOver: true });
+  const cap = h.capability!;
+  t.match(cap, /^[A-Za-z0-9_-]{43}$/, '32 random bytes, base64url');
+  const onDisk = readFileSync(join(dir, 'aim.lock'), 'utf8');
+  t.notOk(onDisk.includes(cap), 'the lock record never holds the capability itself');
+  t.match(JSON.parse(onDisk), { capabilitySha256: createHash('sha256').update(cap).digest('hex') });
+  await t.rejects(other.borrow(String(h.token)), { code: 'AIM_ERR_LOCK_LOST', message: /the lock is held with token 2/ }, 'the public token is no key');
+  await t.rejects(other.borrow(cap.slice(0, -1) + (cap.endsWith('A') ? 'B' : 'A')), { code: 'AIM_ERR_LOCK_LOST' });
+  const b = await other.borrow(cap);
   t.equal(b.token, h.token);
   await b.assertHeld();
   await b.release();
   t.equal((await other.status()).state, 'held', "releasing a borrowed lock leaves the holder's lock alone");
   await h.release();
-  await t.rejects(b.assertHeld(), { code: 'AIM_ERR_FENCED' }, 'the holder let go: a commit under the borrowed token is fenced');
-  const next = await holder.acquire();
+  await t.rejects(b.assertHeld(), { code: 'AIM_ERR_FENCED' }, 'the holder let go: a commit under the borrowed lock is fenced');
+  const next = await holder.acquire({ handOver: true });
   await t.rejects(b.assertHeld(), { code: 'AIM_ERR_FENCED' }, 'and stays fenced when a newer holder has it');
+  t.not(next.capability, cap, 'every holding has its own capability');
   await next.release();
 });

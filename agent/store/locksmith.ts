@@ -1,12 +1,12 @@
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
 import { AimError, isAimError } from '../../protocol/errors.js';
 import { DIR_MODE, deadLeftovers, errnoCode, nodeFs, readIfExists, storeIoError, tempPath, unlinkQuiet, writeDurable, type StoreFs } from './durable-fs.js';
 import { readTokenCounter, tokenFloorFromDir, writeTokenCounter } from './fence-token.js';
 import { HeartbeatWriter, heartbeatPath, heartbeatToken } from './heartbeat-file.js';
-import { HeldLock, type LockHandle, type LostInfo } from './held-lock.js';
+import { HeldLock, unrefIntervals, type IntervalTimers, type LockHandle, type LostInfo } from './held-lock.js';
 import { LOCK_FILE, LockDir, type Inspection } from './lock-dir.js';
 import { parseRecord, serializeRecord, type LockRecord, type LockVerdict } from './lock-record.js';
 import { silentStoreLogger, type StoreLogger } from './logger.js';
@@ -46,6 +46,8 @@ export interface LocksmithOptions {
   command?: string;
   fs?: StoreFs;
   proc?: ProcInfo;
+  /** The heartbeat's interval timer (default: real, unref'd). */
+  timers?: IntervalTimers;
 }
 
 export interface ReclaimInfo {
@@ -82,6 +84,7 @@ export class Locksmith extends EventEmitter<LocksmithEvents> {
   readonly pollMs: number;
   readonly #fs: StoreFs;
   readonly #proc: ProcInfo;
+  readonly #timers: IntervalTimers;
   readonly #log: StoreLogger;
   readonly #command: string | undefined;
   readonly #dir: LockDir;
@@ -100,18 +103,23 @@ export class Locksmith extends EventEmitter<LocksmithEvents> {
     this.pollMs = opts.pollMs ?? 50;
     this.#fs = opts.fs ?? nodeFs;
     this.#proc = opts.proc ?? procInfo;
+    this.#timers = opts.timers ?? unrefIntervals;
     this.#log = opts.logger ?? silentStoreLogger;
     this.#command = opts.command;
     this.#dir = new LockDir(this.stateDir, this.#fs, this.#proc, this.#log);
   }
 
-  /** Take the lock, waiting up to `timeoutMs` (default: forever; 0 = one try). Throws AIM_ERR_LOCK_TIMEOUT, AIM_ERR_ABORTED, AIM_ERR_STORE_IO. */
-  async acquire(opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<LockHandle> {
+  /**
+   * Take the lock, waiting up to `timeoutMs` (default: forever; 0 = one try). With `handOver` the
+   * handle carries a fresh `capability` that lets another process borrow() this holding. Throws AIM_ERR_LOCK_TIMEOUT, AIM_ERR_ABORTED, AIM_ERR_STORE_IO.
+   */
+  async acquire(opts: { timeoutMs?: number; signal?: AbortSignal; handOver?: boolean } = {}): Promise<LockHandle> {
     const started = performance.now();
     const signal = opts.signal === undefined ? this.#closing.signal : AbortSignal.any([opts.signal, this.#closing.signal]);
     await this.#ensureDir();
     let floor = 0;
     let watcher: DirWatch | undefined;
+    const capability = opts.handOver === true ? randomBytes(32).toString('base64url') : undefined;
     try {
       for (;;) {
         if (signal.aborted) throw new AimError('AIM_ERR_ABORTED', 'aim lock acquire was cancelled', { cause: signal.reason });
@@ -135,7 +143,7 @@ export class Locksmith extends EventEmitter<LocksmithEvents> {
           await watcher.wait(Math.min(this.pollMs, left), signal);
           continue;
         }
-        const got = await this.#tryTake(floor);
+        const got = await this.#tryTake(floor, capability);
         if (got instanceof HeldLock) return got;
         floor = Math.max(floor, got);
       }
@@ -145,23 +153,30 @@ export class Locksmith extends EventEmitter<LocksmithEvents> {
   }
 
   /**
-   * Work under a lock another live process holds and handed over by its token (`aim-agent lock run`
-   * puts AIM_LOCK_TOKEN in its command's environment, like flock(1) passing its descriptor). Nothing is
-   * taken or released here: the holder keeps heart-beating and releases it. The handle's assertHeld (the
-   * store's commit fence) fails once that token is no longer the live holder's.
-   * Throws AIM_ERR_LOCK_LOST when the token is not the live holder's now.
+   * Work under a lock another live process holds and handed over (`aim-agent lock run` puts
+   * AIM_LOCK_CAPABILITY in its command's environment, like flock(1) passing its descriptor). The
+   * capability is 32 random bytes that only the holder and its child know; the lock record keeps
+   * its sha256, so neither `lock status` nor the token (a small public number) grants anything.
+   * Nothing is taken or released here: the holder keeps heart-beating and releases it. The handle's
+   * assertHeld (the store's commit fence) fails once that holding is over.
+   * Throws AIM_ERR_LOCK_LOST when the capability is not the live holder's now.
    */
-  async borrow(token: number): Promise<BorrowedLock> {
+  async borrow(capability: string): Promise<BorrowedLock> {
+    const wanted = sha256(capability);
+    let nonce: string | undefined;
     const check = async (code: 'AIM_ERR_LOCK_LOST' | 'AIM_ERR_FENCED') => {
       const v = (await this.#inspect()).verdict;
-      if (v.state !== 'held' || v.owner.token !== token) {
+      const ok = v.state === 'held' && v.owner.capabilitySha256 !== undefined && sameHex(v.owner.capabilitySha256, wanted) && (nonce === undefined || v.owner.nonce === nonce);
+      if (!ok) {
         const now = v.state === 'free' ? 'the lock is free' : `the lock is ${v.state === 'held' ? 'held' : 'stale'} with token ${v.owner.token}`;
-        throw new AimError(code, `AIM_LOCK_TOKEN ${token} is not the live holder's token (${now})`, { details: { token } });
+        throw new AimError(code, `AIM_LOCK_CAPABILITY is not the live holder's (${now})`);
       }
+      nonce = v.owner.nonce;
+      return v.owner.token;
     };
-    await check('AIM_ERR_LOCK_LOST');
-    this.#log.info({ token }, 'aim lock borrowed from its holder (AIM_LOCK_TOKEN)');
-    return { token, borrowed: true, assertHeld: () => check('AIM_ERR_FENCED'), release: async () => undefined };
+    const token = await check('AIM_ERR_LOCK_LOST');
+    this.#log.info({ token }, 'aim lock borrowed from its holder (AIM_LOCK_CAPABILITY)');
+    return { token, borrowed: true, assertHeld: async () => void (await check('AIM_ERR_FENCED')), release: async () => undefined };
   }
 
   /** The lock as it is now: free, held by a live owner (for how long), or stale and why. */
@@ -257,7 +272,7 @@ export class Locksmith extends EventEmitter<LocksmithEvents> {
   }
 
   /** One attempt on a free lock: the new HeldLock, or a token floor to retry above. */
-  async #tryTake(floor: number): Promise<HeldLock | number> {
+  async #tryTake(floor: number, capability: string | undefined): Promise<HeldLock | number> {
     const token = Math.max(await this.#counter(), floor, this.#seenToken) + 1;
     const now = this.#proc.uptimeMs();
     const wall = new Date().toISOString();
@@ -275,6 +290,7 @@ export class Locksmith extends EventEmitter<LocksmithEvents> {
       nonce: randomBytes(8).toString('hex'),
     };
     if (this.#command !== undefined) record.command = this.#command;
+    if (capability !== undefined) record.capabilitySha256 = sha256(capability);
     const raw = Buffer.from(serializeRecord(record));
     const tmp = tempPath(this.#dir.lockPath, 'tmp', this.#proc);
     try {
@@ -306,11 +322,13 @@ export class Locksmith extends EventEmitter<LocksmithEvents> {
       {
         lockDir: this.#dir,
         ttlMs: this.ttlMs,
+        timers: this.#timers,
         onLost: (info) => this.emit('lost', info),
         onReleased: (h) => this.#held.delete(h),
       },
       record,
       heartbeat,
+      capability,
     );
     if (!(await this.#dir.ownership(record.nonce)).owned) {
       await heartbeat.close();
@@ -362,6 +380,9 @@ export class Locksmith extends EventEmitter<LocksmithEvents> {
     }
   }
 }
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+const sameHex = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
 /** Wakes a waiting acquire as soon as aim.lock changes, with polling as the fallback. */
 class DirWatch {

@@ -1,7 +1,11 @@
 import t from 'tap';
-import { spawnTracked, waitFor } from '../../test/support/index.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnCli, spawnTracked, waitFor } from '../../test/support/index.js';
+import { Locksmith } from './locksmith.js';
 import { decodeHeartbeat, encodeHeartbeat, HEARTBEAT_BYTES } from './heartbeat-file.js';
-import { isTagAlive, ownerTag, parseProcStat, procInfo, readBootId, readStartTime, readUptimeMs } from './proc.js';
+import { isTagAlive, ownerGone, ownerTag, parseProcStat, procInfo, readBootId, readStartTime, readUptimeMs, type ProcInfo } from './proc.js';
 
 t.test('parses /proc/<pid>/stat even when the command name holds spaces and parentheses', async (t) => {
   const tail = Array.from({ length: 50 }, (_, i) => String(i + 3));
@@ -23,7 +27,8 @@ t.test('reads this process: boot id, uptime, a start time that does not change',
   t.equal(readStartTime(2 ** 22 + 1), undefined, 'a pid above pid_max is gone');
   t.ok(isTagAlive(ownerTag()), 'our own tag is alive');
   t.notOk(isTagAlive(ownerTag().replace(/-\d+$/, '-1')), 'same pid, other start time: dead');
-  t.notOk(isTagAlive('00000000-1-1'), 'other boot: dead');
+  t.ok(isTagAlive(ownerTag().replace(/^[0-9a-f]{8}/, '00000000')), 'another boot id, same live pid and start time: alive');
+  t.notOk(isTagAlive(`00000000-${2 ** 22 + 1}-1`), 'another boot id, pid gone: dead');
 });
 
 t.test('a zombie counts as gone: it has exited and only waits to be reaped', async (t) => {
@@ -48,4 +53,40 @@ t.test('heartbeat payload: fixed size, and a torn read is detected, never misrea
   }
   t.equal(decodeHeartbeat(Buffer.alloc(0)), undefined);
   t.equal(procInfo.pid, process.pid);
+});
+
+t.test('boot identity: a live owner is alive whatever boot id either side sees; a dead one names its boot', async (t) => {
+  let uptime = 50_000;
+  const procs = new Map([[100, '4242']]);
+  const proc: ProcInfo = { pid: 1, bootId: () => 'kernel-view', uptimeMs: () => uptime, startTime: (pid) => procs.get(pid), hostname: () => 'h' };
+  const owner = { pid: 100, startTime: '4242', bootId: 'container-view', heartbeatUptimeMs: 49_000 };
+  t.equal(ownerGone(owner, proc), undefined, 'same pid and start time under another boot id view: alive');
+  t.equal(ownerGone({ ...owner, bootId: 'kernel-view' }, proc), undefined);
+  t.match(ownerGone({ ...owner, startTime: '1' }, proc), /another boot/, 'other boot id and pid reused: from another boot');
+  t.match(ownerGone({ ...owner, startTime: '1', bootId: 'kernel-view' }, proc), /now belongs to another process/);
+  t.match(ownerGone({ ...owner, pid: 7 }, proc), /another boot/);
+  t.match(ownerGone({ ...owner, pid: 7, bootId: 'kernel-view' }, proc), /pid 7 is gone/);
+  // A record of a real earlier boot whose pid and start tick match by chance: its heartbeat lies
+  // ahead of this boot's clock.
+  uptime = 20_000;
+  t.match(ownerGone(owner, proc), /another boot/);
+  t.equal(ownerGone({ ...owner, bootId: 'kernel-view', heartbeatUptimeMs: 19_000 }, proc), undefined);
+});
+
+t.test('a real `lock run -- sleep` holder is never reclaimed by a process that sees another boot id', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'aim-bootid-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const holder = spawnCli(t, 'aim-agent', ['lock', 'run', '--state-dir', dir, '--', 'sh', '-c', 'echo HOLDING; exec sleep 30']);
+  await holder.waitForLine(/HOLDING/, 15_000);
+  // This process plays the sandboxed service: the kernel's boot id instead of the container's.
+  const otherView: ProcInfo = { ...procInfo, bootId: () => 'ffffffff-0000-4000-8000-000000000000' };
+  const smith = new Locksmith({ stateDir: dir, proc: otherView });
+  t.teardown(() => smith.close());
+  t.match(await smith.status(), { state: 'held' });
+  t.equal(await smith.reclaimStale(), undefined, 'not reclaimed at start');
+  await t.rejects(smith.breakLock({ force: false }), { code: 'AIM_ERR_LOCK_HELD' }, 'not broken by a non-forced break');
+  await t.rejects(smith.acquire({ timeoutMs: 300 }), { code: 'AIM_ERR_LOCK_TIMEOUT' }, 'not taken by acquire');
+  holder.kill('SIGKILL');
+  await holder.exited;
+  t.match(await smith.reclaimStale(), { reason: /another boot|is gone/ }, 'once the holder is dead it is reclaimed at once');
 });

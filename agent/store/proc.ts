@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
  */
 export interface ProcInfo {
   readonly pid: number;
-  /** `/proc/sys/kernel/random/boot_id`: a new value every boot. */
+  /** `/proc/sys/kernel/random/boot_id`: a new value every boot, but see ownerGone(): not the same for every process. */
   bootId(): string;
   /**
    * Milliseconds since boot from `/proc/uptime` (CLOCK_BOOTTIME: monotonic, counts suspend, one clock
@@ -80,10 +80,34 @@ export function ownerTag(proc: ProcInfo = procInfo): string {
 }
 const tagCache = new WeakMap<ProcInfo, string>();
 
-/** True when the process named by `tag` is still running (same boot, same pid, same start time). */
+/**
+ * True when the process named by `tag` is still running: its pid lives with the same start time.
+ * The boot id in the tag is not consulted, for the reason ownerGone() gives.
+ */
 export function isTagAlive(tag: string, proc: ProcInfo = procInfo): boolean {
   const m = /^([0-9a-f]{8})-(\d+)-(\d+)$/.exec(tag);
   if (m === null) return false;
-  if (m[1] !== proc.bootId().replace(/-/g, '').slice(0, 8)) return false;
   return proc.startTime(Number(m[2])) === m[3];
+}
+
+/**
+ * Why the process that wrote a lock record is gone, or undefined while it lives.
+ *
+ * A live pid whose start time matches is alive whatever boot id it recorded: the boot id a process
+ * sees depends on its sandbox (systemd-nspawn gives a container its own, while the service's
+ * ProtectKernelTunables=yes shows it the kernel's), so two live processes of one system can disagree
+ * on it. The boot id only names the reason when the owner is gone, and settles the one case the pid
+ * check cannot: a record from a real earlier boot whose pid and start tick happen to match a process
+ * of this boot is caught when its heartbeat lies ahead of this boot's clock, and otherwise by the TTL.
+ */
+export function ownerGone(owner: { pid: number; startTime: string; bootId: string; heartbeatUptimeMs: number }, proc: ProcInfo = procInfo): string | undefined {
+  const otherBoot = owner.bootId !== proc.bootId();
+  const fromOtherBoot = `owner is from another boot (boot id ${owner.bootId || '?'})`;
+  const startTime = proc.startTime(owner.pid);
+  if (startTime === undefined) return otherBoot ? fromOtherBoot : `owner pid ${owner.pid} is gone`;
+  if (startTime !== owner.startTime) {
+    return otherBoot ? fromOtherBoot : `pid ${owner.pid} now belongs to another process (start time ${startTime}, owner's ${owner.startTime})`;
+  }
+  if (otherBoot && owner.heartbeatUptimeMs > proc.uptimeMs()) return fromOtherBoot;
+  return undefined;
 }

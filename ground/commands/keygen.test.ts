@@ -1,5 +1,5 @@
 import t from 'tap';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { loadPrivateKey, loadPublicKey, thumbprint } from '../../protocol/index.js';
 import { aimctl, workspace } from '../test-helpers/harness.js';
 
@@ -42,4 +42,23 @@ t.test('the aimctl entry: help, unknown command, no command', async (t) => {
   t.equal((await aimctl([])).code, 2);
   t.equal((await aimctl(['frobnicate'])).code, 2);
   for (const cmd of ['keygen', 'sign', 'push', 'status', 'rollout']) t.equal((await aimctl([cmd, '--help'])).code, 0, `${cmd} --help`);
+});
+
+t.test('keygen refuses to write a private key inside a git work tree unless --force', async (t) => {
+  const ws = workspace(t);
+  mkdirSync(`${ws.dir}/repo/.git`, { recursive: true });
+  mkdirSync(`${ws.dir}/repo/sub`);
+  const base = `${ws.dir}/repo/sub/ground-1`;
+  const run = await aimctl(['keygen', '--out', base]);
+  t.equal(run.code, 1);
+  t.match(run.err, /inside the git work tree .*repo.*--force/);
+  t.notOk(existsSync(`${base}.key.pem`), 'no private key written');
+  t.notOk(existsSync(`${base}.pub.pem`), 'nor the public half');
+  const forced = await aimctl(['keygen', '--out', base, '--force']);
+  t.equal(forced.code, 0, forced.err);
+  t.ok(existsSync(`${base}.key.pem`));
+  // A worktree's .git is a file, not a directory.
+  mkdirSync(`${ws.dir}/wt`);
+  writeFileSync(`${ws.dir}/wt/.git`, 'gitdir: /elsewhere\n');
+  t.equal((await aimctl(['keygen', '--out', `${ws.dir}/wt/k`])).code, 1, 'a linked worktree counts too');
 });

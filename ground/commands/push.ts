@@ -35,7 +35,9 @@ export async function pushCommand(argv: string[], io: CliIO): Promise<number> {
   }
   const timeoutS = parseSeconds('timeout', values.timeout, 60);
   const broker = brokerSettings(values, io.env);
-  const loaded = await readConfigFile(positionals[0]!);
+  const loaded = await readConfigFile(positionals[0]!, { versionOptional: true });
+  // A plain config without a version gets the next one, as with --version auto.
+  const versionArg = values.version ?? (loaded.versionGiven === false ? 'auto' : undefined);
   const resign = loaded.jws === undefined || values.version !== undefined;
   const key = resign ? requireSigningKey(values, io.env) : undefined;
 
@@ -51,10 +53,10 @@ export async function pushCommand(argv: string[], io: CliIO): Promise<number> {
     if (!resign) signed = { version: loaded.config.version, id: loaded.config.id, sha256: loaded.sha256, jws: loaded.jws! };
     else {
       const version =
-        values.version === 'auto'
+        versionArg === 'auto'
           ? Math.max(view.reported?.version ?? 0, view.status?.appliedVersion ?? 0, view.desired?.config.version ?? 0) + 1
-          : values.version !== undefined
-            ? Number(values.version)
+          : versionArg !== undefined
+            ? Number(versionArg)
             : loaded.config.version;
       signed = signConfig(withVersion(loaded.config, version), key!);
     }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import { AimError, type AimConfig } from '../../protocol/index.js';
@@ -8,11 +8,13 @@ import { EXIT_FAILED, EXIT_OK, UsageError, parseCommandArgs, parseDroneList, par
 import { readConfigFile, signConfig } from '../config-io.js';
 import { FleetLink } from '../fleet-link.js';
 import { groundLogger } from '../log.js';
+import { ensureStateDir } from '../state-dir.js';
 import { BROKER_OPTIONS, KEY_OPTION, brokerSettings, readSigningKey, signingKeyPath } from '../options.js';
 import { parseAmount, type Amount } from '../rollout/amount.js';
 import { runRollout, summaryRows } from '../rollout/engine.js';
 import type { RunStats } from '../rollout/events.js';
 import { prepareRollout } from '../rollout/prepare.js';
+import { unknownFinal } from '../rollout/restore.js';
 import { TtyProgress, jsonProgress, type ProgressSink } from '../rollout/progress.js';
 import { StateSaver, readStateFile, writeStateFile } from '../rollout/state-file.js';
 import type { RolloutState } from '../rollout/state.js';
@@ -23,6 +25,7 @@ export const ROLLOUT_USAGE = `usage:
                  [--waves 10%,50%,100%] [--max-failures N|P%] [--timeout S] [--version N]
                  [--dry-run] [--rollback] [--previous-config FILE ...] [--skip-offline]
                  [--state FILE] [--json] --key PRIVATE.pem --broker URL
+  (CONFIG may leave out "version": the roll-out takes the next one above every targeted drone's)
   aimctl rollout --resume FILE [--rollback-now] [--timeout S] [--json] [--key PRIVATE.pem] [--broker URL]
 
   --canary N          the first N drones given go first, alone (default 1; cannot be 0)
@@ -34,6 +37,8 @@ export const ROLLOUT_USAGE = `usage:
   --previous-config F configs you kept: used for rollback when a drone's applied config is not on the
                       broker (matched by sha256; the first F is the fallback). Repeatable.
   --skip-offline      leave drones that are offline at the start out (otherwise they count as failures)
+  --state FILE        the state file (default AIMCTL_STATE_DIR, $XDG_STATE_HOME/aimctl or
+                      ~/.local/state/aimctl, as aimctl-rollout-<id>.json)
   --resume FILE       carry on an interrupted roll-out from its state file
   --rollback-now      with --resume: stop there and roll back the drones already updated
 exit: 0 every targeted drone applied (or acked dry-run), 1 anything else, 2 usage error`;
@@ -156,7 +161,7 @@ export async function rolloutCommand(argv: string[], io: CliIO): Promise<number>
   let key: KeyObject | undefined;
   try {
     if (options !== undefined) {
-      const loaded = await readConfigFile(positionals[0]!);
+      const loaded = await readConfigFile(positionals[0]!, { versionOptional: true });
       const previous = values['previous-config'] === undefined ? undefined : await Promise.all(values['previous-config'].map(async (f) => (await readConfigFile(f)).config));
       plan = { ...options, config: loaded.config, ...(previous !== undefined ? { previousConfigs: previous } : {}) };
     }
@@ -209,7 +214,7 @@ export async function rolloutCommand(argv: string[], io: CliIO): Promise<number>
           sign,
         ),
       );
-      if (values.state === undefined) stateFile = resolve(`aimctl-rollout-${rolloutId}.json`);
+      if (values.state === undefined) stateFile = join(await ensureStateDir(io.env), `aimctl-rollout-${rolloutId}.json`);
       await writeStateFile(stateFile, state, { exclusive: true });
       logger.debug({ ms: Date.now() - started, stateFile }, 'planned and recorded');
     }
@@ -232,7 +237,7 @@ export async function rolloutCommand(argv: string[], io: CliIO): Promise<number>
     });
     const finished = await runRollout(
       st,
-      { link, saver, emit: (e) => progress.handle(e), sign, now: Date.now, ...(io.signal !== undefined ? { signal: io.signal } : {}) },
+      { link, saver, emit: (e) => progress.handle(e), sign, now: Date.now, failpoint: failpoint(io), ...(io.signal !== undefined ? { signal: io.signal } : {}) },
       { rollbackNow: values['rollback-now'] === true },
     );
     if (!finished) {
@@ -241,7 +246,13 @@ export async function rolloutCommand(argv: string[], io: CliIO): Promise<number>
       return EXIT_FAILED;
     }
     const ok = st.result === 'succeeded';
-    progress.handle({ event: 'summary', rolloutId: st.rolloutId, result: st.result!, ok, stateFile, drones: summaryRows(st), stats: runStats(started, cpuAtStart) });
+    const unknown = unknownFinal(st);
+    progress.handle({ event: 'summary', rolloutId: st.rolloutId, result: st.result!, ok, stateFile, drones: summaryRows(st), unknown, stats: runStats(started, cpuAtStart) });
+    if (unknown.length > 0) {
+      const shown = unknown.slice(0, 20).map((u) => `  ${u.drone}: ${u.why}`);
+      if (unknown.length > 20) shown.push(`  … ${unknown.length - 20} more (see the summary)`);
+      io.err(`aimctl rollout: the final state of ${unknown.length} drone(s) is not known yet (check with aimctl status):\n${shown.join('\n')}\n`);
+    }
     if (!ok) {
       const why =
         st.halt !== null ? `halted at ${st.waves[st.halt.wave]?.name ?? 'wave'}: ${st.halt.reason} [AIM_ERR_ROLLOUT_HALTED]` : 'not every targeted drone applied the config (see the summary)';
@@ -254,6 +265,20 @@ export async function rolloutCommand(argv: string[], io: CliIO): Promise<number>
     if (link !== undefined) await link.close();
     else await client.endAsync(true);
   }
+}
+
+/**
+ * AIMCTL_FAILPOINT=NAME makes the roll-out stop dead at that point (a test then kills the process there,
+ * as a crash would): the only way to place a crash exactly between two steps.
+ */
+function failpoint(io: CliIO): ((name: string) => Promise<void>) | undefined {
+  const want = io.env.AIMCTL_FAILPOINT;
+  if (want === undefined || want === '') return undefined;
+  return (name) => {
+    if (name !== want) return Promise.resolve();
+    io.err(`aimctl: failpoint ${name} reached; waiting to be killed\n`);
+    return new Promise<void>(() => setInterval(() => undefined, 60_000));
+  };
 }
 
 function runStats(started: number, cpuAtStart: NodeJS.CpuUsage): RunStats {

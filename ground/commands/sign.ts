@@ -13,7 +13,8 @@ export async function signCommand(argv: string[], io: CliIO): Promise<number> {
   if (positionals.length !== 1) throw new UsageError(`expected one CONFIG\n${USAGE}`);
   if (values.version !== undefined && (!/^\d{1,15}$/.test(values.version) || Number(values.version) < 1)) throw new UsageError(`--version ${JSON.stringify(values.version)}: give an integer ≥ 1`);
   const key = requireSigningKey(values, io.env);
-  const { config } = await readConfigFile(positionals[0]!);
+  const { config, versionGiven } = await readConfigFile(positionals[0]!, { versionOptional: values.version !== undefined });
+  if (versionGiven === false && values.version === undefined) throw new UsageError('the config has no version: give --version N');
   const signed = signConfig(values.version === undefined ? config : withVersion(config, Number(values.version)), key);
   if (values.out !== undefined) {
     await writeFile(values.out, signed.jws + '\n');

@@ -2,7 +2,7 @@ import t from 'tap';
 import { requireTool } from '../../test/support/index.js';
 import { startFakeDrones } from '../test-helpers/fake-drone.js';
 import { aimConfig, aimctl, seedFleet, startBroker, workspace } from '../test-helpers/harness.js';
-import { statusRow, statusTable, type StatusRow } from './status.js';
+import { fleetTarget, statusRow, statusTable, type StatusRow } from './status.js';
 
 t.test('a fleet row from retained status and reported', async (t) => {
   const now = Date.parse('2026-11-26T14:00:00Z');
@@ -18,7 +18,7 @@ t.test('a fleet row from retained status and reported', async (t) => {
   t.match(row, { drone: 'd1', state: 'online', appliedVersion: 3, id: 'hot', drift: 1, desiredVersion: null, lastAck: null, ageS: 60 });
   const unknown = statusRow('ghost', {}, undefined, now);
   t.match(unknown, { state: 'unknown', appliedVersion: null, ageS: null });
-  t.match(statusTable([row, unknown]), /DRONE\s+STATE\s+ARMED\s+APPLIED[\s\S]*d1\s+online\s+no\s+3\s+hot\s+1\s+-\s+-\s+60s[\s\S]*ghost\s+unknown/);
+  t.match(statusTable([row, unknown]), /DRONE\s+STATE\s+ARMED\s+APPLIED[\s\S]*d1\s+online\s+no\s+3\s+hot\s+1\s+-\s+-\s+-\s+60s[\s\S]*ghost\s+unknown/);
 });
 
 t.test('aimctl status against a broker', async (t) => {
@@ -37,4 +37,34 @@ t.test('aimctl status against a broker', async (t) => {
   ]);
   const table = await aimctl(['status', '--broker', broker.url, '--drones', 's1']);
   t.match(table.out, /^DRONE.*\ns1\s+online/);
+});
+
+t.test('status tells the truth: current drift, last repair, pending desired, off-target and unknown drones', async (t) => {
+  const now = Date.parse('2026-11-26T14:00:00Z');
+  const sha = (c: string) => c.repeat(64);
+  const rep = (version: number, s: string, fc: Record<string, unknown> = {}) => ({
+    version,
+    id: `v${version}`,
+    sha256: sha(s),
+    appliedAt: '2026-11-26T13:00:00Z',
+    fc: { verified: true, drift: [], ...fc },
+  });
+  const desired = (version: number, s: string) => ({ config: aimConfig(`v${version}`, -60, { version }), sha256: sha(s) });
+  const views = {
+    d1: { status: { state: 'online' as const }, reported: rep(45, 'a'), desired: desired(45, 'a') },
+    // Repaired at boot: the agent's report carries no drift any more, and says when it repaired what.
+    d2: { status: { state: 'online' as const }, reported: rep(45, 'a', { driftRepaired: true, repairedAt: '2026-11-26T13:55:00Z', repaired: Array(6).fill({ name: 'MNT1_RC_RATE', want: 30, got: 5 }) }), desired: desired(45, 'a') },
+    // The issue's d3: still on the halted 44, offline, its restore waiting on the broker.
+    d3: { status: { state: 'offline' as const }, reported: rep(44, 'b'), desired: desired(46, 'c') },
+  };
+  const target = fleetTarget(Object.values(views));
+  t.equal(target, 46, 'the highest retained desired version');
+  const rows = Object.entries(views).map(([d, v]) => statusRow(d, v, undefined, now, target));
+  t.match(rows[1], { drift: 0, repaired: 6, repairedAt: '2026-11-26T13:55:00Z', finalKnown: true });
+  t.match(rows[2], { appliedVersion: 44, desiredVersion: 46, offTarget: true, finalKnown: false, why: /offline; desired v46 waits/ });
+  const table = statusTable(rows, now);
+  t.match(table, /d2\s+online\s+-\s+45 \(target 46\)\s+v45\s+0\s+6 param\(s\) 5m ago/);
+  t.match(table, /d3\s+offline\s+-\s+44 \(target 46\)\s+v44\s+0\s+-\s+46 \(pending\)/);
+  t.match(table, /fleet target: version 46; 3 drone\(s\) off target: d1, d2, d3/);
+  t.match(table, /final state NOT KNOWN for 1 drone\(s\):\n  d3: offline; desired v46 waits on the broker/);
 });

@@ -1,9 +1,10 @@
-import { validateAimConfig, type Ack, type AimConfig } from '../../protocol/index.js';
+import type { AimConfig } from '../../protocol/index.js';
 import type { SignedConfig } from '../config-io.js';
 import { correlationFor, type FleetLink } from '../fleet-link.js';
 import type { ProgressEvent, SummaryRow } from './events.js';
-import { isFailure, isFinal, isRollbackFinal, isSuccess, needsRollback, rollbackStateForAck, stateForAck } from './outcome.js';
-import { rollbackConfig } from './rollback-config.js';
+import { ackNote, ackReason, reportedNote } from './ack-note.js';
+import { isFailure, isFinal, isRestoredState, isSuccess, stateForAck } from './outcome.js';
+import { planRestore, runRestore } from './restore.js';
 import type { DroneRecord, RolloutState } from './state.js';
 import { pastThreshold } from './threshold.js';
 import { watchDrones, type Expectation } from './watch.js';
@@ -17,6 +18,8 @@ export interface EngineDeps {
   sign(config: AimConfig): SignedConfig;
   now(): number;
   signal?: AbortSignal;
+  /** Test hook at named points (`restore-recorded`: the halt and the restore plan are on disk, nothing restored yet). */
+  failpoint?(name: string): Promise<void>;
 }
 
 export interface EngineOptions {
@@ -34,7 +37,7 @@ export async function runRollout(state: RolloutState, deps: EngineDeps, opts: En
   state.result = null;
   if (opts.rollbackNow && !state.dryRun && state.phase !== 'rolling-back') {
     state.halt ??= { wave: Math.min(state.currentWave, state.waves.length - 1), reason: 'stopped by the operator', failures: countFailures(state, state.waves.length - 1), allowed: state.allowedFailures };
-    state.phase = 'rolling-back';
+    planRestore(state, 'all-sent');
   }
   while (state.phase === 'rolling-out') {
     const w = state.currentWave;
@@ -51,7 +54,10 @@ export async function runRollout(state: RolloutState, deps: EngineDeps, opts: En
     if (pastThreshold(failures, allowed)) {
       const reason = w === 0 ? `the canary failed (${failures} of ${wave.drones.length})` : `${failures} failure(s), more than the ${allowed} allowed by --max-failures ${state.maxFailures}`;
       state.halt = { wave: w, reason, failures, allowed };
-      state.phase = state.rollbackOnHalt && !state.dryRun ? 'rolling-back' : 'halted';
+      // A dry run changed nothing. Otherwise the halt is recorded together with the restore it owes: the
+      // drones that were sent the halted config must not be able to apply it later.
+      if (state.dryRun) state.phase = 'halted';
+      else planRestore(state, state.rollbackOnHalt ? 'all-sent' : 'not-applied');
       deps.emit({ event: 'halt', wave: w, name: wave.name, reason, failures, allowed });
       await deps.saver.flush();
     } else {
@@ -62,7 +68,7 @@ export async function runRollout(state: RolloutState, deps: EngineDeps, opts: En
     }
   }
   if (state.phase === 'rolling-back') {
-    if ((await runRollback(state, deps)) === 'aborted') return false;
+    if ((await runRestore(state, deps)) === 'aborted') return false;
     state.phase = 'done';
   }
   if (state.phase === 'halted') state.phase = 'done';
@@ -81,19 +87,11 @@ function countFailures(state: RolloutState, upToWave: number): number {
 
 function resultOf(state: RolloutState): RolloutState['result'] {
   const recs = Object.values(state.drones);
-  if (recs.some((r) => r.rollback !== null)) return recs.every((r) => r.rollback === null || r.rollback.state === 'restored') ? 'rolled-back' : 'rollback-incomplete';
+  if (state.rollback !== null && state.rollback.scope !== 'not-applied') {
+    return recs.every((r) => r.rollback === null || isRestoredState(r.rollback.state)) ? 'rolled-back' : 'rollback-incomplete';
+  }
   if (state.halt !== null) return 'halted';
   return recs.every((r) => r.state === 'skipped' || isSuccess(r.state, state.dryRun)) ? 'succeeded' : 'completed-with-failures';
-}
-
-function ackNote(ack: Ack): DroneRecord['ack'] {
-  return { status: ack.status, stage: ack.stage, code: ack.code ?? null, rolledBack: ack.rolledBack ?? null, at: ack.at };
-}
-
-function ackReason(ack: Ack): string | null {
-  if (ack.reason !== null) return ack.reason;
-  const e = ack.errors[0];
-  return e === undefined ? null : `${e.path}: ${e.message}`;
 }
 
 async function runWave(state: RolloutState, w: number, deps: EngineDeps): Promise<'done' | 'aborted'> {
@@ -109,7 +107,7 @@ async function runWave(state: RolloutState, w: number, deps: EngineDeps): Promis
       drone: d,
       state: rec.state,
       ack: rec.ack?.status ?? null,
-      reason: rec.reason,
+      reason: rec.reason ?? describeAck(rec),
       elapsedMs: deps.now() - t0,
       ...(rec.params !== null ? { params: rec.params } : {}),
     });
@@ -154,6 +152,7 @@ async function runWave(state: RolloutState, w: number, deps: EngineDeps): Promis
           if (obs.ack.status === 'dry-run') rec.params = obs.ack.params;
         } else if (obs.via === 'reported') {
           rec.state = 'applied';
+          rec.ack = reportedNote(obs.reported);
           rec.reason = null;
         } else {
           rec.reason = rec.state === 'deferred' ? 'still deferred at the timeout (vehicle armed?)' : 'no ack before the timeout';
@@ -173,84 +172,28 @@ async function runWave(state: RolloutState, w: number, deps: EngineDeps): Promis
   return 'done';
 }
 
-async function runRollback(state: RolloutState, deps: EngineDeps): Promise<'done' | 'aborted'> {
-  const targets = Object.keys(state.drones).filter((d) => {
-    const rec = state.drones[d]!;
-    return needsRollback(rec) && (rec.rollback === null || !isRollbackFinal(rec.rollback.state));
-  });
-  const now = new Date(deps.now());
-  state.rollback ??= { version: state.config.version + 1, configs: {} };
-  const rb = state.rollback;
-  for (const d of targets) {
-    const key = state.drones[d]!.previousKey;
-    if (key === null || rb.configs[key] !== undefined) continue;
-    const r = validateAimConfig(state.previousConfigs[key]);
-    if (!r.ok) continue;
-    rb.configs[key] = deps.sign(rollbackConfig(r.config, rb.version, now));
-  }
-  deps.emit({ event: 'rollback-start', version: rb.version, drones: targets });
-  const t0 = deps.now();
-  const droneEvent = (d: string, rec: DroneRecord) =>
-    deps.emit({ event: 'drone', phase: 'rollback', wave: 'rollback', drone: d, state: rec.rollback!.state, ack: null, reason: rec.rollback!.reason, elapsedMs: deps.now() - t0 });
-  const expected = new Map<string, Expectation>();
-  for (const d of targets) {
-    const rec = state.drones[d]!;
-    const signed = rec.previousKey === null ? undefined : rb.configs[rec.previousKey];
-    if (signed === undefined) {
-      rec.rollback = { state: 'no-previous', reason: 'the previous config of this drone is not known', sha256: null, elapsedMs: null };
-      droneEvent(d, rec);
-      continue;
-    }
-    rec.rollback = { state: rec.rollback?.state ?? 'published', reason: null, sha256: signed.sha256, elapsedMs: null };
-    expected.set(d, { version: rb.version, sha256: signed.sha256, correlation: correlationFor(`${state.rolloutId}-rollback`, d, rb.version), acceptReported: true });
-  }
-  await deps.saver.flush();
-  const result = await watchDrones(
-    deps.link,
-    expected,
-    async (pending) => {
-      const send = [...pending].filter((d) => state.drones[d]!.rollback?.state !== 'deferred');
-      await Promise.all(
-        send.map((d) => deps.link.publishDesired(d, rb.configs[state.drones[d]!.previousKey!]!.jws, { retain: true, correlation: expected.get(d)!.correlation })),
-      );
-      for (const d of send) droneEvent(d, state.drones[d]!);
-    },
-    {
-      now: deps.now,
-      deadlineMs: t0 + state.timeoutS * 1000,
-      ...(deps.signal !== undefined ? { signal: deps.signal } : {}),
-      observe(d, obs) {
-        const rec = state.drones[d]!;
-        const r = rec.rollback!;
-        if (obs.via === 'ack') {
-          r.state = rollbackStateForAck(obs.ack.status);
-          r.reason = ackReason(obs.ack);
-        } else if (obs.via === 'reported') {
-          r.state = 'restored';
-          r.reason = null;
-        } else {
-          r.reason = r.state === 'deferred' ? 'still deferred at the timeout (vehicle armed?)' : 'no ack before the timeout';
-          r.state = 'timeout';
-        }
-        r.elapsedMs = deps.now() - t0;
-        droneEvent(d, rec);
-        deps.saver.request();
-        return isRollbackFinal(r.state);
-      },
-    },
-  );
-  await deps.saver.flush();
-  if (result === 'aborted') return 'aborted';
-  const recs = targets.map((d) => state.drones[d]!.rollback!);
-  deps.emit({ event: 'rollback-end', restored: recs.filter((r) => r.state === 'restored').length, failed: recs.filter((r) => r.state !== 'restored').length });
-  return 'done';
+/** A line for the REASON column when the ack gave none: how and how fast the drone answered. */
+function describeAck(rec: DroneRecord): string | null {
+  const a = rec.ack;
+  if (a === null) return null;
+  if (a.via === 'reported') return `${a.status} (its retained report says so)`;
+  return a.totalMs === null || a.totalMs === undefined ? a.status : `${a.status} in ${(a.totalMs / 1000).toFixed(1)} s on the drone`;
 }
 
-/** Every drone's outcome in plan order (skipped ones last). */
+/** Every drone's outcome in plan order (skipped ones last), with the ack that decided it. */
 export function summaryRows(state: RolloutState): SummaryRow[] {
   const order = [...state.waves.flatMap((w) => w.drones), ...Object.keys(state.drones).filter((d) => state.drones[d]!.wave < 0)];
   return order.map((d) => {
     const r = state.drones[d]!;
-    return { drone: d, wave: r.wave < 0 ? '-' : state.waves[r.wave]!.name, state: r.state, ack: r.ack?.status ?? null, reason: r.reason, rollback: r.rollback?.state ?? null };
+    return {
+      drone: d,
+      wave: r.wave < 0 ? '-' : state.waves[r.wave]!.name,
+      state: r.state,
+      ack: r.ack,
+      reason: r.reason ?? describeAck(r),
+      elapsedMs: r.elapsedMs,
+      rollback: r.rollback?.state ?? null,
+      rollbackReason: r.rollback?.reason ?? null,
+    };
   });
 }

@@ -53,26 +53,27 @@ export function isFailure(state: DroneState, dryRun: boolean): boolean {
   return isFinal(state) && state !== 'skipped' && !isSuccess(state, dryRun);
 }
 
+/** Whether the drone was sent the roll-out's config (the state file records that before the publish). */
+export function wasSent(rec: DroneRecord): boolean {
+  return rec.publishedAt !== null;
+}
+
 /**
- * Whether a drone may be running (or may later run) the new config, so a rollback must re-issue its
- * previous one: it applied it, or it got it and may still apply it (no ack, deferred), or its failed
- * apply did not restore the previous config. A rejected config changed nothing; an offline drone was
- * never sent one.
+ * Whether a halt must restore this drone so the halted config can never land on it later: every drone
+ * that was sent it (`all-sent`, i.e. --rollback), or those of them that did not apply it (`not-applied`:
+ * a plain halt leaves the operator's halted config where it applied). Failed, rejected, timed-out and
+ * deferred drones keep the halted config as their retained desired otherwise, and apply it at their next
+ * start or disarm.
  */
-export function needsRollback(rec: DroneRecord): boolean {
-  switch (rec.state) {
-    case 'applied':
-    case 'published':
-    case 'deferred':
-    case 'timeout':
-      return true;
-    case 'failed':
-      return rec.ack?.rolledBack !== true;
-    default:
-      return false;
-  }
+export function needsRestore(rec: DroneRecord, scope: 'all-sent' | 'not-applied'): boolean {
+  return wasSent(rec) && (scope === 'all-sent' || rec.state !== 'applied');
 }
 
 export function isRollbackFinal(state: RollbackState): boolean {
   return state !== 'published' && state !== 'deferred';
+}
+
+/** Rollback states in which the drone runs (or will run, once online) a config the operator chose. */
+export function isRestoredState(state: RollbackState): boolean {
+  return state === 'restored' || state === 'cleared';
 }

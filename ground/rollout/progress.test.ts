@@ -52,5 +52,12 @@ t.test('TTY: a big wave shows failed, then pending drones first and folds the re
 });
 
 t.test('the summary table', async (t) => {
-  t.match(summaryTable([{ drone: 'd1', wave: 'canary', state: 'applied', ack: 'applied', reason: null, rollback: 'restored' }]), /DRONE\s+WAVE\s+OUTCOME\s+ROLLBACK\s+REASON\nd1\s+canary\s+applied\s+restored/);
+  const ack = { status: 'applied' as const, stage: 'done', code: null, rolledBack: null, at: '2026-11-26T13:00:00Z', via: 'ack' as const, totalMs: 640 };
+  const table = summaryTable([
+    { drone: 'd1', wave: 'canary', state: 'applied', ack, reason: 'applied in 0.6 s on the drone', elapsedMs: 712, rollback: 'restored', rollbackReason: null },
+    { drone: 'd2', wave: 'canary', state: 'applied', ack: { ...ack, via: 'reported', totalMs: null }, reason: null, elapsedMs: 90, rollback: null },
+  ]);
+  t.match(table, /DRONE\s+WAVE\s+OUTCOME\s+ACK\s+ELAPSED\s+ROLLBACK\s+REASON\nd1\s+canary\s+applied\s+applied\s+0\.7s\s+restored\s+applied in 0\.6 s/);
+  t.match(table, /d2\s+canary\s+applied\s+applied\*\s+0\.1s/);
+  t.match(table, /decided by the retained report/);
 });

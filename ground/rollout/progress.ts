@@ -54,7 +54,12 @@ export class TtyProgress implements ProgressSink {
         this.begin(`${e.name}: ${e.drones.length} drone(s)`, e.drones);
         return;
       case 'rollback-start':
-        this.begin(`rollback to the previous configs as version ${e.version}: ${e.drones.length} drone(s)`, e.drones);
+        this.begin(
+          e.scope === 'all-sent'
+            ? `rollback to the previous configs as version ${e.version}: ${e.drones.length} drone(s)`
+            : `halt clean-up: previous config as version ${e.version} (or desired cleared) for the ${e.drones.length} drone(s) sent the halted config that did not apply it`,
+          e.drones,
+        );
         return;
       case 'drone': {
         const row = this.rows.get(e.drone);
@@ -81,9 +86,11 @@ export class TtyProgress implements ProgressSink {
         this.end('interrupted');
         this.out(`interrupted; carry on with: aimctl rollout --resume ${e.stateFile}\n`);
         return;
-      case 'summary':
-        this.out(summaryTable(e.drones) + `\nresult: ${e.result}${e.ok ? '' : '  (exit 1)'}   state file: ${e.stateFile}\n`);
+      case 'summary': {
+        const unknown = e.unknown.length === 0 ? '' : `\nfinal state NOT KNOWN for ${e.unknown.length} drone(s):\n${e.unknown.map((u) => `  ${u.drone}: ${u.why}`).join('\n')}`;
+        this.out(summaryTable(e.drones) + unknown + `\nresult: ${e.result}${e.ok ? '' : '  (exit 1)'}   state file: ${e.stateFile}\n`);
         return;
+      }
     }
   }
 
@@ -137,8 +144,15 @@ export class TtyProgress implements ProgressSink {
   }
 }
 
-/** The final per-drone table. */
+/** The final per-drone table: outcome, the ack that decided it, elapsed time, rollback, reason. */
 export function summaryTable(rows: readonly SummaryRow[]): string {
-  const head = `${'DRONE'.padEnd(20)} ${'WAVE'.padEnd(9)} ${'OUTCOME'.padEnd(11)} ${'ROLLBACK'.padEnd(11)} REASON`;
-  return [head, ...rows.map((r) => `${r.drone.padEnd(20)} ${r.wave.padEnd(9)} ${r.state.padEnd(11)} ${(r.rollback ?? '-').padEnd(11)} ${r.reason ?? ''}`)].join('\n');
+  const head = `${'DRONE'.padEnd(20)} ${'WAVE'.padEnd(9)} ${'OUTCOME'.padEnd(11)} ${'ACK'.padEnd(10)} ${'ELAPSED'.padStart(8)}  ${'ROLLBACK'.padEnd(11)} REASON`;
+  const line = (r: SummaryRow) => {
+    const ack = r.ack === null ? '-' : `${r.ack.status}${r.ack.via === 'reported' ? '*' : ''}`;
+    const elapsed = r.elapsedMs === null ? '-' : secs(r.elapsedMs);
+    const reason = [r.reason, r.rollbackReason ? `rollback: ${r.rollbackReason}` : null].filter(Boolean).join('; ');
+    return `${r.drone.padEnd(20)} ${r.wave.padEnd(9)} ${r.state.padEnd(11)} ${ack.padEnd(10)} ${elapsed.padStart(8)}  ${(r.rollback ?? '-').padEnd(11)} ${reason}`;
+  };
+  const note = rows.some((r) => r.ack?.via === 'reported') ? ['(* decided by the retained report, published just before the ack)'] : [];
+  return [head, ...rows.map(line), ...note].join('\n');
 }

@@ -10,7 +10,12 @@ import { ACK_STATUSES, ParamResultSchema } from '../../protocol/index.js';
 export const DRONE_STATES = ['planned', 'skipped', 'offline', 'published', 'deferred', 'applied', 'dry-run', 'failed', 'rejected', 'superseded', 'timeout'] as const;
 export type DroneState = (typeof DRONE_STATES)[number];
 
-export const ROLLBACK_STATES = ['published', 'deferred', 'restored', 'failed', 'rejected', 'superseded', 'timeout', 'no-previous'] as const;
+/**
+ * After a halt, each drone that was sent the halted config is restored: its previous config re-issued
+ * (`restored` once it applies) or, when it had none, its desired topic cleared (`cleared`). `queued`: it
+ * was offline, the retained desired waits for it (its final state is not known yet).
+ */
+export const ROLLBACK_STATES = ['published', 'deferred', 'restored', 'cleared', 'queued', 'failed', 'rejected', 'superseded', 'timeout', 'no-previous'] as const;
 export type RollbackState = (typeof ROLLBACK_STATES)[number];
 
 export const PHASES = ['rolling-out', 'halted', 'rolling-back', 'done'] as const;
@@ -25,7 +30,12 @@ const AckNoteSchema = z.object({
   code: z.nullable(z.string()),
   rolledBack: z.nullable(z.boolean()),
   at: z.nullable(z.string()),
+  /** How the outcome was learnt: the ack itself, or the retained `reported` (published just before the ack). */
+  via: z.optional(z.enum(['ack', 'reported'])),
+  /** The drone's own apply time (`timings.totalMs`). */
+  totalMs: z.optional(z.nullable(z.number())),
 });
+export type AckNote = z.infer<typeof AckNoteSchema>;
 
 const DroneRecordSchema = z.object({
   /** Index into `waves`; -1 for a drone skipped before planning (offline with --skip-offline). */
@@ -41,7 +51,14 @@ const DroneRecordSchema = z.object({
   publishedAt: z.nullable(z.string()),
   elapsedMs: z.nullable(z.number()),
   rollback: z.nullable(
-    z.object({ state: z.enum(ROLLBACK_STATES), reason: z.nullable(z.string()), sha256: z.nullable(z.string()), elapsedMs: z.nullable(z.number()) }),
+    z.object({
+      state: z.enum(ROLLBACK_STATES),
+      /** `reissue` the previous config, or `clear` the desired topic (the drone had no previous config). */
+      action: z.optional(z.enum(['reissue', 'clear'])),
+      reason: z.nullable(z.string()),
+      sha256: z.nullable(z.string()),
+      elapsedMs: z.nullable(z.number()),
+    }),
   ),
 });
 export type DroneRecord = z.infer<typeof DroneRecordSchema>;
@@ -69,7 +86,12 @@ export const RolloutStateSchema = z.object({
   phase: z.enum(PHASES),
   currentWave: z.int().check(z.gte(0)),
   halt: z.nullable(z.object({ wave: z.int(), reason: z.string(), failures: z.int(), allowed: z.int() })),
-  rollback: z.nullable(z.object({ version: z.int(), configs: z.record(z.string(), SignedSchema) })),
+  /**
+   * Recorded with the halt, before anything is published. `scope`: `all-sent` (--rollback: every drone
+   * that was sent the halted config gets its previous one back) or `not-applied` (a plain halt: the
+   * drones that applied keep it, the others are restored so the halted config can never land later).
+   */
+  rollback: z.nullable(z.object({ version: z.int(), configs: z.record(z.string(), SignedSchema), scope: z.optional(z.enum(['all-sent', 'not-applied'])) })),
   result: z.nullable(z.enum(RESULTS)),
 });
 export type RolloutState = z.infer<typeof RolloutStateSchema>;

@@ -31,6 +31,8 @@ export interface FakeDroneOptions {
   armed?: boolean;
   /** How long an apply takes (ms), fixed or drawn per apply. */
   applyDelayMs?: number | (() => number);
+  /** Wall clock (ms) for expiry checks and ack times; tests move it to simulate hours passing. */
+  now?: () => number;
 }
 
 interface Request {
@@ -63,6 +65,8 @@ export class FakeDrone extends EventEmitter<FakeDroneEvents> {
   private readonly trusted;
   private readonly prefix: string;
   private readonly startedAt = Date.now();
+  /** Wall clock; replaceable so a test can let an hour pass. */
+  now: () => number;
 
   constructor(private readonly opts: FakeDroneOptions) {
     super();
@@ -70,6 +74,7 @@ export class FakeDrone extends EventEmitter<FakeDroneEvents> {
     this.armed = opts.armed ?? false;
     this.trusted = trustStore([...opts.trusted]);
     this.prefix = opts.topicPrefix ?? 'aim';
+    this.now = opts.now ?? Date.now;
   }
 
   get id(): string {
@@ -178,7 +183,7 @@ export class FakeDrone extends EventEmitter<FakeDroneEvents> {
       aim: null,
       lockToken: null,
       timings: { totalMs: 0, pushMs: null },
-      at: new Date().toISOString(),
+      at: new Date(this.now()).toISOString(),
       ...extra,
     };
     this.emit('ack', a);
@@ -192,8 +197,17 @@ export class FakeDrone extends EventEmitter<FakeDroneEvents> {
   }
 
   private async onDesired(payload: Buffer, packet: IPublishPacket): Promise<void> {
-    if (payload.length === 0) return;
     const base = { responseTopic: packet.properties?.responseTopic, correlation: packet.properties?.correlationData };
+    // An empty retained desired: the ground withdrew it. A deferred job is dropped (superseded); nothing else.
+    if (payload.length === 0) {
+      const old = this.deferred;
+      this.deferred = undefined;
+      if (old !== undefined) {
+        await this.ack(old, 'superseded', { stage: 'window', reason: 'the desired config was withdrawn (empty retained desired) while deferred' });
+        await this.publishStatus();
+      }
+      return;
+    }
     const env = verifyEnvelope(payload, this.trusted, { requireSignature: true });
     if (!env.ok) {
       this.emit('desired', undefined);
@@ -209,6 +223,7 @@ export class FakeDrone extends EventEmitter<FakeDroneEvents> {
     this.emit('desired', parsed.config);
     const cfg = parsed.config;
     if (cfg.targets !== undefined && !cfg.targets.includes(this.opts.id)) return this.ack(req, 'rejected', { reason: 'not for this drone', code: 'AIM_ERR_NOT_TARGET' });
+    if (cfg.expiresAt !== undefined && Date.parse(cfg.expiresAt) <= this.now()) return this.ack(req, 'rejected', { stage: 'expiry', reason: `config expired at ${cfg.expiresAt}`, code: 'AIM_ERR_EXPIRED' });
     const cur = this.applied;
     if (cur !== undefined && cfg.version < cur.config.version) return this.ack(req, 'rejected', { reason: `stale: version ${cfg.version} < applied ${cur.config.version}`, code: 'AIM_ERR_STALE' });
     if (cur !== undefined && cfg.version === cur.config.version) {
@@ -249,7 +264,7 @@ export class FakeDrone extends EventEmitter<FakeDroneEvents> {
     }
     this.applied = { config: req.config, sha256: req.sha256 };
     this.history.push(req.config);
-    const reported: Reported = { version: req.config.version, id: req.config.id, sha256: req.sha256, appliedAt: new Date().toISOString(), fc: { verified: true, drift: [] } };
+    const reported: Reported = { version: req.config.version, id: req.config.id, sha256: req.sha256, appliedAt: new Date(this.now()).toISOString(), fc: { verified: true, drift: [] } };
     await this.client?.publishAsync(this.topic('reported'), JSON.stringify(reported), { qos: 1, retain: true });
     await this.publishStatus();
     await this.ack(req, 'applied', { stage: 'done', timings });

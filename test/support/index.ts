@@ -5,3 +5,4 @@ export * from './pty.js';
 export * from './tools.js';
 export * from './wait.js';
 export * from './launcher.js';
+export * from './uart-bridge.js';

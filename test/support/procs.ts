@@ -99,9 +99,21 @@ export function spawnTracked(t: Teardown, cmd: string, args: readonly string[], 
   };
 }
 
-/** Run a TypeScript entry point of this repo under tsx: `spawnTs(t, 'agent/cli.ts', ['validate', f])`. */
+/**
+ * The environment for a child whose coverage must not be recorded. tap's processinfo records every
+ * node child into one pool, and c8 merges the raw V8 counts of one file URL across processes and
+ * then maps them with whichever process's source map it read last. A child that loads our .ts
+ * sources under tsx (a different transform than tap's own loader) would mix two transforms' byte
+ * offsets under one URL: files then came out as "1 line, 100 %" in some runs. Children running
+ * dist/ (tsc output with source maps, own URLs) are recorded as usual.
+ */
+export function withoutCoverage(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { ...env, _TAPJS_PROCESSINFO_COVERAGE_: '0' };
+}
+
+/** Run a TypeScript entry point of this repo under tsx: `spawnTs(t, 'agent/cli.ts', ['validate', f])`. Not recorded for coverage (see withoutCoverage). */
 export function spawnTs(t: Teardown, entry: string, args: readonly string[], options: SpawnOptions = {}): Tracked {
-  return spawnTracked(t, process.execPath, ['--import', 'tsx', ROOT + entry, ...args], { cwd: ROOT, ...options });
+  return spawnTracked(t, process.execPath, ['--import', 'tsx', ROOT + entry, ...args], { cwd: ROOT, ...options, env: withoutCoverage(options.env) });
 }
 
 const BINS = { 'aim-agent': 'agent/bin/aim-agent', 'fc-sim': 'sim/bin/fc-sim', aimctl: 'ground/bin/aimctl' } as const;

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { ROOT, spawnTracked, spawnTs, type Teardown, type Tracked } from '../../../test/support/index.js';
+import { ROOT, spawnTracked, spawnTs, withoutCoverage, type Teardown, type Tracked } from '../../../test/support/index.js';
 
 export const WORKER = 'agent/store/test-fixtures/lock-worker.ts';
 
@@ -35,5 +35,6 @@ export async function bundleWorker(t: Teardown): Promise<{ spawn: (args: readonl
     logLevel: 'warning',
     external: ['../../protocol/validate.js'],
   });
-  return { spawn: (args) => spawnTracked(t, process.execPath, [outfile, ...args], { cwd: ROOT }) };
+  // A bundle in a temp dir has no source map to our sources: not recorded for coverage.
+  return { spawn: (args) => spawnTracked(t, process.execPath, [outfile, ...args], { cwd: ROOT, env: withoutCoverage() }) };
 }

@@ -1,4 +1,4 @@
-/** Reconnect backoff bounds. */
+/** Reconnect backoff bounds: the one backoff for the FC link and the broker session. */
 export interface BackoffOptions {
   minMs: number;
   maxMs: number;

@@ -1,0 +1,88 @@
+import t from 'tap';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { generateKeyPair } from '../../protocol/index.js';
+import { main } from '../cli.js';
+import type { CliIO } from '../cli-io.js';
+import { startAgent } from '../service.js';
+
+// `aim-agent check-settings`: what `systemctl reload` runs before SIGHUP. It must refuse exactly
+// what `run` (and a reload) would refuse, each problem as a `path: message` line.
+
+async function run(argv: string[]) {
+  let out = '';
+  let err = '';
+  const io: CliIO = { out: (s) => void (out += s), err: (s) => void (err += s), env: {} };
+  const code = await main(argv, io);
+  return { code, out, err };
+}
+
+t.test('good settings: exit 0; each broken file or field: exit 1 with its path, and `run` refuses the same settings', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'aim-check-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const k = generateKeyPair();
+  const pub = join(dir, 'ground.pub.pem');
+  const priv = join(dir, 'ground.key.pem');
+  writeFileSync(pub, k.publicPem);
+  writeFileSync(priv, k.privatePem);
+  const signing = join(dir, 'signing.key');
+  writeFileSync(signing, '0f'.repeat(32) + '\n');
+  const base = {
+    droneId: 'drone-01',
+    // Port 1 on loopback: nothing listens, so a `run` that got past its checks would only retry.
+    broker: { url: 'mqtt://127.0.0.1:1' },
+    fc: { link: 'tcp:127.0.0.1:1', signingKeyFile: signing },
+    security: { trustedKeys: [pub] },
+    stateDir: join(dir, 'state'),
+    logLevel: 'silent',
+  };
+  const file = join(dir, 'agent.json');
+  const write = (s: unknown) => writeFileSync(file, typeof s === 'string' ? s : JSON.stringify(s));
+
+  write(base);
+  const ok = await run(['check-settings', '--settings', file]);
+  t.equal(ok.code, 0, ok.err);
+  t.match(ok.out, /settings and the files they name load/);
+  const agent = await startAgent({ settings: base as never, logger: pino({ level: 'silent' }) });
+  await agent.stop({ graceMs: 100 });
+
+  const cases: [string, unknown, RegExp][] = [
+    ['a trusted key that is missing', { ...base, security: { trustedKeys: [pub, join(dir, 'nope.pem')] } }, /^security\.trustedKeys\[1\]: .*nope\.pem: cannot read trusted key \(ENOENT\)$/m],
+    ['a private key as trusted key', { ...base, security: { trustedKeys: [priv] } }, /^security\.trustedKeys\[0\]: .*is a private key/m],
+    ['a signing key that is not 64 hex characters', { ...base, fc: { ...base.fc, signingKeyFile: pub } }, /^fc\.signingKeyFile: .*64 hex characters/m],
+    ['a broker password file that is missing', { ...base, broker: { ...base.broker, passwordFile: join(dir, 'pw') } }, /^broker\.passwordFile: .*pw: cannot read \(ENOENT\)$/m],
+  ];
+  for (const [what, settings, line] of cases) {
+    write(settings);
+    const r = await run(['check-settings', '--settings', file]);
+    t.equal(r.code, 1, what);
+    t.match(r.err, line, what);
+    t.equal(r.out, '', what);
+    await t.rejects(startAgent({ settings: settings as never, logger: pino({ level: 'silent' }) }), { code: 'AIM_ERR_KEY' }, `${what}: run refuses it too`);
+  }
+
+  write({ ...base, droneId: 'no spaces', lock: { ttlS: 0 } });
+  const invalid = await run(['check-settings', '--settings', file]);
+  t.equal(invalid.code, 1);
+  t.same(invalid.err.trim().split('\n').sort(), ['droneId: must be 1-64 characters of A-Z, a-z, 0-9, _ and -', 'lock.ttlS: must be at least 1 (got 0)'].sort());
+
+  write('{"droneId": ');
+  const syntax = await run(['check-settings', '--settings', file]);
+  t.equal(syntax.code, 1);
+  t.match(syntax.err, /^\S*: .+/);
+
+  const missing = await run(['check-settings', '--settings', join(dir, 'absent.json')]);
+  t.equal(missing.code, 1);
+  t.equal(missing.err, `${join(dir, 'absent.json')}: cannot read settings (ENOENT)\n`);
+});
+
+t.test('usage: exit 2', async (t) => {
+  t.equal((await run(['check-settings', 'extra'])).code, 2);
+  t.equal((await run(['check-settings', '--bogus'])).code, 2);
+  const help = await run(['check-settings', '--help']);
+  t.equal(help.code, 0);
+  t.match(help.out, /usage: aim-agent check-settings/);
+  t.match((await run(['--help'])).out, /check-settings/);
+});

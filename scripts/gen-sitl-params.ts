@@ -1,0 +1,136 @@
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { common, minimal } from 'node-mavlink';
+import { float32Display } from '../protocol/mapping.js';
+import { TestGcs } from '../sim/test-helpers/gcs.js';
+import { startSitl } from '../test/support/sitl.js';
+
+/**
+ * fc-sim's parameter table, taken from the real thing: starts `../shared/sitl` with --wipe, downloads
+ * the full PARAM_REQUEST_LIST (names, MAV_PARAM_TYPEs, values = the defaults SITL boots with, list
+ * order), then finds the read-only ones by setting every parameter to the value it already holds and
+ * collecting ArduPilot's `Param write denied (NAME)` STATUSTEXTs. Writes sim/sitl-params.ts.
+ *
+ *   npm run gen:sitl-params
+ *
+ * sim/sitl-params.test.ts fails when fc-sim answers differently from this table, and (with SITL
+ * present) when the table differs from a live SITL.
+ */
+
+export interface ListedParam {
+  name: string;
+  type: number;
+  value: number;
+}
+
+/** The whole parameter list of the FC at `link`, in index order, and the firmware banner. */
+export async function downloadParamList(link: string): Promise<{ params: ListedParam[]; banner: string[] }> {
+  const gcs = await TestGcs.connect(link);
+  try {
+    await gcs.wait(minimal.Heartbeat, () => true, { since: 0, timeoutMs: 10_000 });
+    const since = gcs.mark();
+    gcs.send(TestGcs.paramList());
+    const byIndex = new Map<number, ListedParam>();
+    let count = -1;
+    const take = () => {
+      for (const m of gcs.collect(common.ParamValue, since)) {
+        if (m.paramIndex === 65535) continue;
+        count = m.paramCount;
+        byIndex.set(m.paramIndex, { name: m.paramId, type: m.paramType, value: m.paramValue });
+      }
+    };
+    // Wait until the list stops growing; then ask for any index that was missed, one by one.
+    let last = -1;
+    for (let quiet = 0; quiet < 10; ) {
+      await new Promise((r) => setTimeout(r, 200));
+      take();
+      quiet = byIndex.size === last ? quiet + 1 : 0;
+      last = byIndex.size;
+      if (count > 0 && byIndex.size === count) break;
+    }
+    if (count <= 0) throw new Error('no PARAM_VALUE answered the PARAM_REQUEST_LIST');
+    for (let i = 0; i < count; i++) {
+      if (byIndex.has(i)) continue;
+      const m = await gcs.wait(common.ParamValue, (v) => v.paramIndex === i, { since: gcs.mark(), timeoutMs: 0 }).catch(async () => {
+        const mark = gcs.mark();
+        gcs.send(TestGcs.paramRead(i));
+        return gcs.wait(common.ParamValue, (v) => v.paramIndex === i, { since: mark, timeoutMs: 2000 });
+      });
+      byIndex.set(i, { name: m.paramId, type: m.paramType, value: m.paramValue });
+    }
+    const banner = gcs.collect(common.StatusText, since).map((s) => s.text);
+    return { params: Array.from({ length: count }, (_, i) => byIndex.get(i)!), banner };
+  } finally {
+    await gcs.close();
+  }
+}
+
+/**
+ * Names ArduPilot refuses to write: each parameter is set to the value it holds (a no-op for the
+ * others), and the refusals are collected. INT32 values float32 cannot carry exactly are not probed
+ * (the set would change them).
+ */
+export async function findReadOnly(link: string, params: readonly ListedParam[]): Promise<string[]> {
+  const gcs = await TestGcs.connect(link);
+  try {
+    await gcs.wait(minimal.Heartbeat, () => true, { since: 0, timeoutMs: 10_000 });
+    const since = gcs.mark();
+    const probe = params.filter((p) => Math.abs(p.value) <= 2 ** 24);
+    for (let i = 0; i < probe.length; i += 20) {
+      const batch = probe.slice(i, i + 20);
+      const mark = gcs.mark();
+      for (const p of batch) gcs.send(TestGcs.paramSet(p.name, p.value, p.type));
+      // Every set is answered (an echo, or the denial's PARAM_VALUE): wait for the batch's last one.
+      const lastName = batch[batch.length - 1]!.name;
+      await gcs.wait(common.ParamValue, (m) => m.paramId === lastName, { since: mark, timeoutMs: 3000 });
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    const denied = gcs
+      .collect(common.StatusText, since)
+      .map((s) => /^Param write denied \((\w+)\)/.exec(s.text)?.[1])
+      .filter((n): n is string => n !== undefined);
+    return [...new Set(denied)];
+  } finally {
+    await gcs.close();
+  }
+}
+
+/** One line per parameter: `NAME TYPE DEFAULT` plus ` ro` when read-only. */
+export function formatTable(params: readonly ListedParam[], readOnly: ReadonlySet<string>): string {
+  return params.map((p) => `${p.name} ${p.type} ${p.type === 9 ? float32Display(p.value) : p.value}${readOnly.has(p.name) ? ' ro' : ''}`).join('\n');
+}
+
+async function main(): Promise<void> {
+  const teardowns: (() => unknown)[] = [];
+  try {
+    const sitl = await startSitl({ teardown: (fn) => teardowns.push(fn) });
+    const { params, banner } = await downloadParamList(sitl.link);
+    const readOnly = new Set(await findReadOnly(sitl.link, params));
+    const version = banner.find((l) => /^ArduCopter V/.test(l)) ?? 'ArduCopter (unknown version)';
+    const out = `// GENERATED by \`npm run gen:sitl-params\` (scripts/gen-sitl-params.ts) from a full PARAM_REQUEST_LIST of
+// ../shared/sitl started with --wipe: ${version}, defaults copter.parm + mount.parm (MNT1_TYPE=1).
+// Do not edit: regenerate. One line per parameter in list order: NAME MAV_PARAM_TYPE DEFAULT [ro].
+// "ro" = ArduPilot answered a PARAM_SET of it with "Param write denied".
+
+export const SITL_FIRMWARE = ${JSON.stringify(version)};
+
+export const SITL_PARAM_COUNT = ${params.length};
+
+export const SITL_PARAMS_TEXT = \`
+${formatTable(params, readOnly)}
+\`;
+`;
+    const file = fileURLToPath(new URL('../sim/sitl-params.ts', import.meta.url));
+    writeFileSync(file, out);
+    process.stdout.write(`${file}: ${params.length} parameters, ${readOnly.size} read-only (${[...readOnly].join(', ')}), ${version}\n`);
+  } finally {
+    for (const fn of teardowns.reverse()) await fn();
+  }
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`gen-sitl-params: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
