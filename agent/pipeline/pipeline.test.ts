@@ -1,6 +1,6 @@
 import t from 'tap';
 import { AimError, canonicalSha256 } from '../../protocol/index.js';
-import { config, raw, rig } from './test-fakes.js';
+import { config, raw, rig } from './test-helpers/fakes.js';
 
 /** Let promise chains run (no time passes: the clock is fake). */
 const settle = async () => {
