@@ -55,6 +55,13 @@ export type TransactionResult = { outcome: Outcome; reported?: Reported; reconci
 
 type Before = Map<string, { value: number; type: number } | undefined>;
 
+/** What the stages did, for the compensation path: FC written, window closed again, lock lost. */
+interface Flags {
+  fcTouched: boolean;
+  rearmed: boolean;
+  fenced: boolean;
+}
+
 /** A stage failed: `outcome` is the ack without `rolledBack`, which the compensation path decides. */
 class StageFailure extends Error {
   constructor(readonly outcome: Outcome) {
@@ -75,22 +82,20 @@ export function readOptions(timing: Timing): { timeoutMs: number; retries: numbe
  */
 export async function applyTransaction(ctx: TransactionContext, job: TransactionJob, lock: LockHandlePort, log: Logger): Promise<TransactionResult> {
   const undo = new UndoLog(log);
-  let fenced = false;
-  const lockLost = () => fenced || lock.signal?.aborted === true;
+  const flags: Flags = { fcTouched: false, rearmed: false, fenced: false };
+  const lockLost = () => flags.fenced || lock.signal?.aborted === true;
   const fence = ctx.fence === undefined ? undefined : new FreezeFence(ctx.clock, ctx.fence.timers, ctx.fence.lockTtlMs);
   const signal = AbortSignal.any([job.signal, ...(lock.signal ? [lock.signal] : []), ...(fence ? [fence.signal] : [])]);
   const base = { lockToken: lock.token };
-  let rearmed = false;
-  let fcTouched = false;
   try {
-    const outcome = await stages(ctx, job, lock, log, undo, signal, base, () => (fcTouched = true), () => (rearmed = true), lockLost, () => (fenced = true));
+    const outcome = await stages(ctx, job, lock, log, undo, signal, flags);
     undo.discard();
     return outcome;
   } catch (err) {
     fence?.stop();
     const failed = err instanceof StageFailure ? err.outcome : failure('internal', err, base);
     const unwound = await undo.unwind();
-    if (rearmed) return { rearmed: true };
+    if (flags.rearmed) return { rearmed: true };
     if (failed.status !== 'failed') return { outcome: failed };
     if (unwound.ok) return { outcome: { ...failed, rolledBack: true } };
     const unknown = [...new Set(unwound.unknown)];
@@ -101,7 +106,7 @@ export async function applyTransaction(ctx: TransactionContext, job: Transaction
       reason: `${failed.reason ?? ''}${lost}${unknown.length > 0 ? `; state unknown for ${unknown.join(', ')} (reconciliation scheduled)` : ''}`,
       errors: [...(failed.errors ?? []), ...unknown.map((name) => ({ path: `params.${name}`, message: 'state unknown: the rollback was not verified' }))],
     };
-    return fcTouched && unknown.length > 0 ? { outcome, reconcile: `rollback not verified for ${unknown.join(', ')}` } : { outcome };
+    return flags.fcTouched && unknown.length > 0 ? { outcome, reconcile: `rollback not verified for ${unknown.join(', ')}` } : { outcome };
   } finally {
     fence?.stop();
   }
@@ -114,13 +119,10 @@ async function stages(
   log: Logger,
   undo: UndoLog,
   signal: AbortSignal,
-  base: { lockToken: number },
-  touchedFc: () => void,
-  markRearmed: () => void,
-  lockLost: () => boolean,
-  markFenced: () => void,
+  flags: Flags,
 ): Promise<TransactionResult> {
   const { config, sha256 } = job;
+  const base = { lockToken: lock.token };
   const { fc, store, clock, timing } = ctx;
 
   // Re-read the state under the lock: another writer (aim-agent apply) may have moved it. A corrupt
@@ -143,7 +145,7 @@ async function stages(
       throw new StageFailure({ ...base, status: 'rejected', stage: 'expiry', code: 'AIM_ERR_EXPIRED', reason: `config expired at ${config.expiresAt} while waiting; nothing was changed`, errors: [{ path: 'expiresAt', message: `is in the past (now ${new Date(clock.now()).toISOString()})` }] });
     }
     if (!windowOpen(config, fc)) {
-      markRearmed();
+      flags.rearmed = true;
       throw new StageFailure({ ...base, status: 'deferred', stage: 'window', reason: 'vehicle armed again before the write' });
     }
   };
@@ -199,8 +201,8 @@ async function stages(
   let results: Awaited<ReturnType<FcPort['params']['setMany']>> = [];
   if (toSet.length > 0) {
     // Registered before the first PARAM_SET: from here on any of them may have been written.
-    touchedFc();
-    undo.add('restore the FC parameters', () => restore(ctx, toSet.map((p) => p.name), before, lock, lockLost, markFenced, log));
+    flags.fcTouched = true;
+    undo.add('restore the FC parameters', () => restore(ctx, toSet.map((p) => p.name), before, lock, flags, log));
     try {
       results = await fc.params.setMany(toSet, { timeoutMs: timing.paramTimeoutMs, retries: timing.paramRetries, force: true, signal });
     } catch (err) {
@@ -253,7 +255,7 @@ async function stages(
     await store.commit(staged, lock, { appliedAt });
   } catch (err) {
     // Another writer owns the aim now: touching the FC again (a rollback) would fight it.
-    if (isAimError(err, 'AIM_ERR_FENCED') || isAimError(err, 'AIM_ERR_LOCK_LOST')) markFenced();
+    if (isAimError(err, 'AIM_ERR_FENCED') || isAimError(err, 'AIM_ERR_LOCK_LOST')) flags.fenced = true;
     throw new StageFailure(failure('commit', err, extra));
   }
   undo.discard(); // the staged file is consumed; nothing is to be undone any more
@@ -285,7 +287,7 @@ function pushedParams(diff: ParamResult[], results: Awaited<ReturnType<FcPort['p
  * confirmed it (`ok`: its echo, or a read of it, carried the value); anything else is unknown. A lost
  * lock means another writer owns the FC now: nothing is sent, and every value is unknown.
  */
-async function restore(ctx: TransactionContext, names: string[], before: Before, lock: LockHandlePort, lost: () => boolean, markLost: () => void, log: Logger): Promise<{ ok: boolean; unknown: string[] }> {
+async function restore(ctx: TransactionContext, names: string[], before: Before, lock: LockHandlePort, flags: Flags, log: Logger): Promise<{ ok: boolean; unknown: string[] }> {
   const list: FcParam[] = [];
   const unknown: string[] = [];
   for (const name of names) {
@@ -294,10 +296,10 @@ async function restore(ctx: TransactionContext, names: string[], before: Before,
     else list.push({ name, value: b.value, type: paramTypeName(b.type) });
   }
   // A rollback writes the FC too: only while the lock is ours, checked on disk (after a freeze it may not be).
-  let held = !lost();
+  let held = !flags.fenced && lock.signal?.aborted !== true;
   if (held) held = await lock.assertHeld().then(() => true, () => false);
   if (!held) {
-    markLost();
+    flags.fenced = true;
     log.error({ params: names }, 'rollback skipped: the aim lock was lost, another writer owns the FC');
     return { ok: false, unknown: names };
   }

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { AimError, canonicalSha256 } from '../../protocol/index.js';
-import { config, raw, rig } from './test-fakes.js';
+import { config, raw, rig } from './test-helpers/fakes.js';
 
 /** Let promise chains run (no time passes: the clock is fake). */
 const settle = async () => {
@@ -174,6 +174,27 @@ t.test('re-armed while waiting for the lock: no write, waits for the window agai
   fc.setArmed(false);
   await pipeline.idle();
   t.match(acks[1], { status: 'applied' });
+});
+
+t.test('re-armed while waiting for the lock with a newer config queued: the older one is superseded, the newer one waits', async (t) => {
+  const { pipeline, fc, lock, acks } = rig();
+  fc.setArmed(true);
+  pipeline.submit(raw(config(1, { apply: { when: 'disarmed' } })));
+  await settle();
+  let first = true;
+  lock.onAcquire = () => {
+    if (!first) return;
+    first = false;
+    pipeline.submit(raw(config(2, { apply: { when: 'disarmed' } }))); // arrives while v1 waits for the lock
+    fc.setArmed(true);
+  };
+  fc.setArmed(false);
+  await settle();
+  t.match(acks.slice(1), [{ version: 1, status: 'superseded', reason: /by version 2/ }, { version: 2, status: 'deferred' }]);
+  fc.setArmed(false);
+  await pipeline.idle();
+  t.match(acks.at(-1), { version: 2, status: 'applied' });
+  t.equal(fc.setCalls.length, 1);
 });
 
 t.test('superseded: a newer config replaces a queued one and a deferred one', async (t) => {

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { configToFcParams, isAimError, type Ack, type AimConfig, type FcParam, type Reported, type TrustedKey } from '../../protocol/index.js';
+import { configToFcParams, type Ack, type AimConfig, type FcParam, type Reported, type TrustedKey } from '../../protocol/index.js';
 import type { Logger } from '../log.js';
 import { makeAck, type AckFields, type AckSubject } from './ack.js';
 import { applyTransaction, readOptions, type Timing } from './apply-transaction.js';
@@ -11,6 +11,7 @@ import { intake, type Outcome } from './intake.js';
 import { failure } from './outcome.js';
 import { systemClock, systemTimers, type Clock, type FcPort, type LockHandlePort, type LockPort, type StorePort, type Timers } from './ports.js';
 import { Scheduler, type SchedJob } from './scheduler.js';
+import { versionCheck } from './version-check.js';
 
 /** Where a desired message came from; passed back with its ack so the session can answer a response topic. */
 export interface DeliveryMeta {
@@ -205,7 +206,7 @@ export class ApplyPipeline extends EventEmitter<PipelineEvents> {
   private async execute(job: Job): Promise<Outcome | undefined> {
     const { config, sha256 } = job;
     const log = this.log.child({ id: config.id, version: config.version });
-    const known = await this.versionCheck(job, log);
+    const known = await versionCheck(this.opts.store, { config, sha256, retained: job.meta.retained === true }, log);
     if (known !== 'go') return known;
     if (config.apply?.dryRun === true) return this.dryRun(configToFcParams(config), job, log);
 
@@ -213,6 +214,9 @@ export class ApplyPipeline extends EventEmitter<PipelineEvents> {
     let deferredAt: number | undefined;
     for (;;) {
       if (!windowOpen(config, this.opts.fc)) {
+        // Armed again after a newer config queued behind this one: that one waits for the window instead.
+        const next = this.scheduler.queued;
+        if (next !== undefined) return { status: 'superseded', stage: 'window', reason: `superseded by version ${next.config.version} (${next.config.id}) while deferred` };
         if (deferredAt === undefined) {
           deferredAt = this.clock.monotonic();
           this.emitAck(subjectOf(job), { status: 'deferred', stage: 'window', reason: `${windowClosedReason(this.opts.fc)}; applying when disarmed${deadlineSec ? ` (deadline ${deadlineSec} s)` : ''}` }, job.receivedAt, job.meta);
@@ -259,42 +263,6 @@ export class ApplyPipeline extends EventEmitter<PipelineEvents> {
       if (result.reconcile !== undefined) this.emit('reconcile', result.reconcile);
       return result.outcome;
     }
-  }
-
-  /** The version against what is applied: 'go', or the answer (undefined: nothing to say). */
-  private async versionCheck(job: Job, log: Logger): Promise<Outcome | undefined | 'go'> {
-    const { config, sha256 } = job;
-    let state: Awaited<ReturnType<StorePort['readState']>>;
-    try {
-      state = await this.opts.store.readState();
-    } catch (err) {
-      // A corrupt aim file must not block every config: a valid one replaces it (the transaction keeps it aside).
-      if (isAimError(err, 'AIM_ERR_STORE_CORRUPT')) {
-        log.warn({ err }, 'the aim file is corrupt; this config will replace it');
-        return 'go';
-      }
-      return { ...failure('state', err), rolledBack: true };
-    }
-    const applied = state.appliedVersion;
-    if (applied === null || config.version > applied) return 'go';
-    if (config.version < applied) {
-      return { status: 'rejected', stage: 'version', code: 'AIM_ERR_STALE', reason: `version ${config.version} is older than the applied version ${applied}`, errors: [{ path: 'version', message: `must be greater than ${applied}` }] };
-    }
-    if (state.sha256 !== sha256) {
-      return { status: 'rejected', stage: 'version', code: 'AIM_ERR_CONFLICT', reason: `version ${applied} is already applied with different content (sha256 ${state.sha256 ?? '?'})`, errors: [{ path: 'version', message: 'reused with different content; issue a new version' }] };
-    }
-    if (job.meta.retained !== true) {
-      return { status: 'duplicate', stage: 'version', reason: `version ${applied} was applied at ${state.appliedAt ?? 'an earlier time'}` };
-    }
-    // The retained desired is what is applied. Quiet, unless its ack never reached the outbox (a crash
-    // between commit and ack): then it is owed, once.
-    const acked = await this.opts.store.readAcked().catch(() => null);
-    if (acked === sha256) {
-      log.info('retained desired config is the one applied; nothing to do');
-      return undefined;
-    }
-    log.warn('retained desired config is applied but its ack is not on record (lost to a restart); sending it');
-    return { status: 'applied', stage: 'done', reason: `applied at ${state.appliedAt ?? 'an earlier time'}; this ack was lost to a restart and is sent now` };
   }
 
   private abortedWait(job: Job): Outcome | undefined {

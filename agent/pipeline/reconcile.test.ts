@@ -2,7 +2,7 @@ import t from 'tap';
 import { canonicalSha256 } from '../../protocol/index.js';
 import { silentLogger } from '../log.js';
 import { reconcile } from './reconcile.js';
-import { config, FakeFc, FakeLock, FakeStore, FakeTime } from './test-fakes.js';
+import { config, FakeFc, FakeLock, FakeStore, FakeTime } from './test-helpers/fakes.js';
 
 function setup() {
   const time = new FakeTime();

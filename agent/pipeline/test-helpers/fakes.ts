@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
-import { AimError, canonicalSha256, type AimConfig, type ParamType } from '../../protocol/index.js';
-import { silentLogger } from '../log.js';
-import { ApplyPipeline, type PipelineOptions } from './pipeline.js';
-import type { Ack } from '../../protocol/index.js';
-import type { AgentState, Clock, FcPort, LockHandlePort, LockPort, ParamSetResult, StoredConfig, StorePort, Timers } from './ports.js';
+import { AimError, canonicalSha256, type AimConfig, type ParamType } from '../../../protocol/index.js';
+import { silentLogger } from '../../log.js';
+import { ApplyPipeline, type PipelineOptions } from '../pipeline.js';
+import type { Ack } from '../../../protocol/index.js';
+import type { AgentState, Clock, FcPort, LockHandlePort, LockPort, ParamSetResult, StoredConfig, StorePort, Timers } from '../ports.js';
 
 /**
  * Fakes of the pipeline's ports for unit tests: a clock whose wall and monotonic times move only when
