@@ -29,6 +29,13 @@ export interface FcSimOptions {
   heartbeatMs?: number;
   /** Servo slew rate in deg/s; default 900 (−90° in 100 ms). */
   mountSlewDegS?: number;
+  /**
+   * MAVLink 2 signing key (32 bytes), as installed by SETUP_SIGNING: every frame out is signed, and
+   * unsigned or wrongly signed frames in are dropped silently (ArduPilot on any port but channel 0).
+   */
+  signingKey?: Buffer;
+  /** With `signingKey`: take unsigned frames too, as ArduPilot does on channel 0 (SERIAL0/USB). */
+  signingAcceptUnsigned?: boolean;
   /** Dice for loss/corruption; tests pass a seeded one. */
   random?: () => number;
   clock?: Clock;

@@ -211,7 +211,7 @@ t.test('PARAM_REQUEST_LIST; MNT1_TYPE=0 hides MNT1_* and fails mount commands un
     const since = g.mark();
     g.send(TestGcs.paramList());
     const first = await g.wait(common.ParamValue, undefined, { since });
-    await g.wait(common.ParamValue, (m) => m.paramIndex === first.paramCount - 1, { since });
+    await g.wait(common.ParamValue, (m) => m.paramIndex === first.paramCount - 1, { since, timeoutMs: 15_000 });
     return g.collect(common.ParamValue, since);
   };
   let values = await list();

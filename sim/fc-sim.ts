@@ -14,6 +14,7 @@ import { MountModel } from './mount.js';
 import { SIM_DEFAULT_OVERRIDES, SIM_PARAM_DEFS } from './param-defaults.js';
 import { ParamServer } from './param-server.js';
 import { ParamStore } from './param-store.js';
+import { SimSigning } from './signing.js';
 import { createTransport, type SimPeer, type SimTransport } from './transport.js';
 
 const BANNER = ['ArduCopter V4.7.0-dev (fc-sim)', 'Frame: QUAD/X'];
@@ -43,6 +44,7 @@ class FcSimImpl implements FcSim {
   private readonly rebootDelayMs: number;
   private readonly heartbeatMs: number;
   private readonly streams: MessageStreams;
+  private readonly signing: SimSigning | undefined;
   private state: 'starting' | 'running' | 'rebooting' | 'stopped' = 'starting';
   private isArmed: boolean;
   private sysid = 1;
@@ -64,6 +66,7 @@ class FcSimImpl implements FcSim {
     this.rebootDelayMs = o.rebootDelayMs ?? (this.spec.kind === 'serial' ? 1200 : 2400);
     this.heartbeatMs = o.heartbeatMs ?? 1000;
     this.isArmed = o.armed ?? false;
+    this.signing = o.signingKey === undefined ? undefined : new SimSigning(o.signingKey, { acceptUnsigned: o.signingAcceptUnsigned ?? false });
     this.impairments = new Impairments({ loss: o.loss, corrupt: o.corrupt, latencyMs: o.latencyMs, freezeAfter: o.freezeAfter }, o.random);
     this.store = new ParamStore(SIM_PARAM_DEFS, {
       overrides: { ...SIM_DEFAULT_OVERRIDES, ...(o.systemId === undefined ? {} : { MAV_SYSID: o.systemId }), ...o.params },
@@ -235,6 +238,7 @@ class FcSimImpl implements FcSim {
       logger: this.logger,
       onFrame: (f) => this.onFrame(ch, f),
       silent: () => this.silent(),
+      signing: this.signing,
     });
     this.channels.set(peer, ch);
     this.logger.debug({ peer: peer.id }, 'fc-sim peer connected');

@@ -89,18 +89,24 @@ function bufferOf(chunk: unknown): Buffer | undefined {
 export class FrameEncoder {
   private seq = 0;
   private protocol: MavLinkProtocolV2;
+  private readonly signing: { sign(frame: Buffer): Buffer } | undefined;
 
-  constructor(sysid: number, compid: number) {
-    this.protocol = new MavLinkProtocolV2(sysid, compid);
+  constructor(sysid: number, compid: number, signing?: { sign(frame: Buffer): Buffer }) {
+    this.signing = signing;
+    this.protocol = this.make(sysid, compid);
   }
 
   setSystemId(sysid: number): void {
-    this.protocol = new MavLinkProtocolV2(sysid, this.protocol.compid);
+    this.protocol = this.make(sysid, this.protocol.compid);
   }
 
   encode(msg: MavLinkData): Buffer {
     const buf = this.protocol.serialize(msg, this.seq);
     this.seq = (this.seq + 1) & 0xff;
-    return buf;
+    return this.signing === undefined ? buf : this.signing.sign(buf);
+  }
+
+  private make(sysid: number, compid: number): MavLinkProtocolV2 {
+    return new MavLinkProtocolV2(sysid, compid, this.signing === undefined ? 0 : MavLinkProtocolV2.IFLAG_SIGNED);
   }
 }
