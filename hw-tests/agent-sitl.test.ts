@@ -85,7 +85,8 @@ void test('the service end to end on SITL: Mosquitto → applied → link2; dry 
     JSON.stringify({
       droneId,
       broker: { url: mosq.url, protocolVersion: 5 },
-      fc: { link: sitl.link },
+      // Short parameter timeouts: SITL over loopback answers in milliseconds; the absent-parameter case waits them out.
+      fc: { link: sitl.link, paramTimeoutMs: 400, paramRetries: 2 },
       security: { requireSignature: true, trustedKeys: [join(dir, 'ground.pub.pem')] },
       stateDir: join(dir, 'state'),
       logLevel: 'warn',

@@ -91,7 +91,7 @@ void test('the agent with the key applies; with a wrong key or none it fails wit
       JSON.stringify({
         droneId,
         broker: { url: mosq.url, protocolVersion: 5 },
-        fc: { link: sitl.link2, ...fcSettings },
+        fc: { link: sitl.link2, paramTimeoutMs: 400, paramRetries: 2, ...fcSettings },
         security: { requireSignature: true, trustedKeys: [join(dir, 'ground.pub.pem')] },
         stateDir: join(dir, droneId),
         logLevel: 'warn',
