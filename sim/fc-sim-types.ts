@@ -21,7 +21,7 @@ export interface FcSimOptions {
   corrupt?: number;
   latencyMs?: number;
   freezeAfter?: number;
-  /** PARAM_REQUEST_READ answer delay; default 99 ms like ArduPilot. */
+  /** Answer every PARAM_REQUEST_READ after this fixed delay. Default: as SITL, a 100 ms tick answering up to 5 queued reads. */
   readLatencyMs?: number;
   /** From a reboot command to the first HEARTBEAT; default 2400 ms (tcp/udp) or 1200 ms (serial), as measured on SITL. */
   rebootDelayMs?: number;

@@ -76,7 +76,7 @@ class FcSimImpl implements FcSim {
     this.paramServer = new ParamServer({
       store: this.store,
       clock: this.clock,
-      readLatencyMs: o.readLatencyMs ?? 99,
+      readLatencyMs: o.readLatencyMs,
       broadcast: (m) => this.broadcast(m),
       onSet: (name, value) => this.emit('param-set', name, value),
       banner: BANNER,
