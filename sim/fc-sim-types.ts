@@ -25,6 +25,12 @@ export interface FcSimOptions {
   readLatencyMs?: number;
   /** From a reboot command to the first HEARTBEAT; default 2400 ms (tcp/udp) or 1200 ms (serial), as measured on SITL. */
   rebootDelayMs?: number;
+  /**
+   * Send a HEARTBEAT to a new TCP/UDP peer at once (default true, so tests do not wait). ArduPilot does
+   * not: SITL's first HEARTBEAT came 5–603 ms after connecting (its 1 Hz beat); false behaves like that,
+   * for start-up benchmarks.
+   */
+  heartbeatOnConnect?: boolean;
   /** HEARTBEAT period; default 1000 ms. */
   heartbeatMs?: number;
   /** Servo slew rate in deg/s; default 900 (−90° in 100 ms). */

@@ -436,3 +436,12 @@ t.test('fc-sim CLI: bad flags exit 2 with a usage message', async (t) => {
   t.equal(await bad.exited, 2);
   t.match(bad.stderr(), /^fc-sim: --loss: bad value '2'/);
 });
+
+t.test('heartbeatOnConnect: false waits for the periodic beat, as SITL does', async (t) => {
+  const quiet = await sim(t, { heartbeatMs: 60_000, heartbeatOnConnect: false });
+  const g1 = await gcs(t, quiet.link);
+  await t.rejects(g1.wait(minimal.Heartbeat, () => true, { since: 0, timeoutMs: 300 }), /timed out/, 'no greeting: the next beat is a minute away');
+  const greeting = await sim(t, { heartbeatMs: 60_000 });
+  const g2 = await gcs(t, greeting.link);
+  t.ok(await g2.wait(minimal.Heartbeat, () => true, { since: 0, timeoutMs: 1000 }), 'the default greets at once');
+});

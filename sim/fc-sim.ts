@@ -45,6 +45,7 @@ class FcSimImpl implements FcSim {
   private readonly heartbeatMs: number;
   private readonly streams: MessageStreams;
   private readonly signing: SimSigning | undefined;
+  private readonly greetPeers: boolean;
   private state: 'starting' | 'running' | 'rebooting' | 'stopped' = 'starting';
   private isArmed: boolean;
   private sysid = 1;
@@ -65,6 +66,7 @@ class FcSimImpl implements FcSim {
     if (o.baudLimit && this.paceBaud === undefined) this.logger.warn('fc-sim: --baud-limit on a network link without a baud rate does nothing');
     this.rebootDelayMs = o.rebootDelayMs ?? (this.spec.kind === 'serial' ? 1200 : 2400);
     this.heartbeatMs = o.heartbeatMs ?? 1000;
+    this.greetPeers = o.heartbeatOnConnect ?? true;
     this.isArmed = o.armed ?? false;
     this.signing = o.signingKey === undefined ? undefined : new SimSigning(o.signingKey, { acceptUnsigned: o.signingAcceptUnsigned ?? false });
     this.impairments = new Impairments({ loss: o.loss, corrupt: o.corrupt, latencyMs: o.latencyMs, freezeAfter: o.freezeAfter }, o.random);
@@ -243,8 +245,8 @@ class FcSimImpl implements FcSim {
     this.channels.set(peer, ch);
     this.logger.debug({ peer: peer.id }, 'fc-sim peer connected');
     this.emit('peer', 'connect', peer.id);
-    // A new link hears from the FC at once rather than up to a second later.
-    ch.send(heartbeat(this.isArmed));
+    // Tests hear from the FC at once; ArduPilot does not greet (its 1 Hz HEARTBEAT comes 0–1 s later).
+    if (this.greetPeers) ch.send(heartbeat(this.isArmed));
   }
 
   private onPeerClose(peer: SimPeer): void {
