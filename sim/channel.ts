@@ -41,8 +41,8 @@ export interface ChannelOptions {
   onFrame: (frame: Frame) => void;
   /** True while the FC must send nothing (rebooting, frozen). */
   silent: () => boolean;
-  /** MAVLink 2 signing, when a key is set. */
-  signing?: SimSigning | undefined;
+  /** MAVLink 2 signing in force now (a key is set at start or by SETUP_SIGNING); undefined: off. */
+  signing?: () => SimSigning | undefined;
 }
 
 /**
@@ -132,7 +132,7 @@ export class Channel {
   }
 
   private onSplit(frame: Frame): void {
-    const signing = this.o.signing;
+    const signing = this.o.signing?.();
     if (signing !== undefined) {
       const check = signing.check(frame.buffer);
       if (check === 'bad') return void this.o.stats.badSignatures++;

@@ -44,7 +44,8 @@ class FcSimImpl implements FcSim {
   private readonly rebootDelayMs: number;
   private readonly heartbeatMs: number;
   private readonly streams: MessageStreams;
-  private readonly signing: SimSigning | undefined;
+  private signing: SimSigning | undefined;
+  private readonly signingAcceptUnsigned: boolean;
   private readonly greetPeers: boolean;
   private state: 'starting' | 'running' | 'rebooting' | 'stopped' = 'starting';
   private isArmed: boolean;
@@ -68,7 +69,8 @@ class FcSimImpl implements FcSim {
     this.heartbeatMs = o.heartbeatMs ?? 1000;
     this.greetPeers = o.heartbeatOnConnect ?? true;
     this.isArmed = o.armed ?? false;
-    this.signing = o.signingKey === undefined ? undefined : new SimSigning(o.signingKey, { acceptUnsigned: o.signingAcceptUnsigned ?? false });
+    this.signingAcceptUnsigned = o.signingAcceptUnsigned ?? false;
+    this.signing = o.signingKey === undefined ? undefined : new SimSigning(o.signingKey, { acceptUnsigned: this.signingAcceptUnsigned });
     this.impairments = new Impairments({ loss: o.loss, corrupt: o.corrupt, latencyMs: o.latencyMs, freezeAfter: o.freezeAfter }, o.random);
     this.store = new ParamStore(SIM_PARAM_DEFS, {
       overrides: { ...SIM_DEFAULT_OVERRIDES, ...(o.systemId === undefined ? {} : { MAV_SYSID: o.systemId }), ...o.params },
@@ -240,7 +242,7 @@ class FcSimImpl implements FcSim {
       logger: this.logger,
       onFrame: (f) => this.onFrame(ch, f),
       silent: () => this.silent(),
-      signing: this.signing,
+      signing: () => this.signing,
     });
     this.channels.set(peer, ch);
     this.logger.debug({ peer: peer.id }, 'fc-sim peer connected');
@@ -283,7 +285,16 @@ class FcSimImpl implements FcSim {
     } else if (isMessage(frame, common.CommandInt)) {
       const m = readMessage(frame, common.CommandInt);
       if (this.forUs(m.targetSystem, m.targetComponent)) this.runCommand(ch, frame, fromCommandInt(m));
+    } else if (isMessage(frame, common.SetupSigning)) {
+      const m = readMessage(frame, common.SetupSigning);
+      if (this.forUs(m.targetSystem, m.targetComponent)) this.setupSigning(Buffer.from(m.secretKey));
     }
+  }
+
+  /** SETUP_SIGNING as SITL takes it: no reply; from now on every frame out is signed; all zeros turns signing off. */
+  private setupSigning(key: Buffer): void {
+    this.signing = key.length === 32 && key.some((b) => b !== 0) ? new SimSigning(key, { acceptUnsigned: this.signingAcceptUnsigned }) : undefined;
+    this.logger.info({ signing: this.signing !== undefined }, 'fc-sim signing key set');
   }
 
   private runCommand(ch: Channel, frame: Frame, cmd: SimCommand): void {

@@ -88,25 +88,26 @@ function bufferOf(chunk: unknown): Buffer | undefined {
  */
 export class FrameEncoder {
   private seq = 0;
-  private protocol: MavLinkProtocolV2;
-  private readonly signing: { sign(frame: Buffer): Buffer } | undefined;
+  private plain: MavLinkProtocolV2;
+  private signed: MavLinkProtocolV2;
+  /** The signer in force now (a key can be set while running, as SETUP_SIGNING does); undefined: unsigned. */
+  private readonly signing: () => { sign(frame: Buffer): Buffer } | undefined;
 
-  constructor(sysid: number, compid: number, signing?: { sign(frame: Buffer): Buffer }) {
+  constructor(sysid: number, compid: number, signing: () => { sign(frame: Buffer): Buffer } | undefined = () => undefined) {
     this.signing = signing;
-    this.protocol = this.make(sysid, compid);
+    this.plain = new MavLinkProtocolV2(sysid, compid);
+    this.signed = new MavLinkProtocolV2(sysid, compid, MavLinkProtocolV2.IFLAG_SIGNED);
   }
 
   setSystemId(sysid: number): void {
-    this.protocol = this.make(sysid, this.protocol.compid);
+    this.plain = new MavLinkProtocolV2(sysid, this.plain.compid);
+    this.signed = new MavLinkProtocolV2(sysid, this.plain.compid, MavLinkProtocolV2.IFLAG_SIGNED);
   }
 
   encode(msg: MavLinkData): Buffer {
-    const buf = this.protocol.serialize(msg, this.seq);
+    const signer = this.signing();
+    const buf = (signer === undefined ? this.plain : this.signed).serialize(msg, this.seq);
     this.seq = (this.seq + 1) & 0xff;
-    return this.signing === undefined ? buf : this.signing.sign(buf);
-  }
-
-  private make(sysid: number, compid: number): MavLinkProtocolV2 {
-    return new MavLinkProtocolV2(sysid, compid, this.signing === undefined ? 0 : MavLinkProtocolV2.IFLAG_SIGNED);
+    return signer === undefined ? buf : signer.sign(buf);
   }
 }
