@@ -43,7 +43,7 @@ const key = randomBytes(32);
 let sitl: Sitl;
 if (ok) {
   t.before(async () => {
-    sitl = await startSitl(t);
+    sitl = await startSitl(t, { forgetOnStop: true }); // the key lives in eeprom.bin
     await installKey(sitl.link, key);
   });
 }
