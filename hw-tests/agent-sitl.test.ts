@@ -19,6 +19,7 @@ import {
 } from '../protocol/index.js';
 import { requireBuild, requireTool, ROOT, spawnCli, startMosquitto, waitFor, type Tracked } from '../test/support/index.js';
 import { requireSitl, startSitl, type Sitl } from '../test/support/sitl.js';
+import { startUartBridge } from '../test/support/uart-bridge.js';
 import { openReadBack, type ReadBack } from './fc-readback.js';
 
 // The agent as a drone runs it (real processes, dist/), against real ArduPilot: one SITL for this file
@@ -71,6 +72,24 @@ void test('aim-agent apply: every example config, read back on link2', async (t)
   }
 });
 
+void test('aim-agent apply full.json at 57600 through the UART pacing bridge', async (t) => {
+  if (!requireTool({ fail: (m) => void t.fail(m), skip: (m) => t.plan(0, m) }, 'socat')) return;
+  const file = join(EXAMPLES, 'full.json');
+  const cfg = parseAimConfig(readFileSync(file, 'utf8'));
+  if (!cfg.ok) throw new Error('full.json does not validate');
+  // Start from other values, so every parameter really crosses the slow line.
+  for (const [name, v] of [['MNT1_RC_RATE', 11], ['MNT1_PITCH_MAX', 5]] as const) t.equal(await rb.set(name, v, 'INT16'), v);
+  const bridge = await startUartBridge({ upstream: sitl.link, baud: 57600 });
+  t.teardown(() => bridge.close());
+  const dir = mkdtempSync(join(tmpdir(), 'aim-sitl-uart-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const p = spawnCli(t, 'aim-agent', ['apply', file, '--fc', `serial:${bridge.pty}:57600`, '--state-dir', dir, '--allow-unsigned']);
+  t.equal(await p.exited, 0, p.stderr());
+  t.match(JSON.parse(p.stdout() || 'null'), { status: 'applied' });
+  t.same(await differing(rb, expected(cfg.config)), [], 'SITL holds every value of full.json');
+  t.ok(bridge.stats().toFc > 0 && bridge.stats().toAgent > 0, `bytes crossed the 57600 line: ${JSON.stringify(bridge.stats())}`);
+});
+
 void test('the service end to end on SITL: Mosquitto → applied → link2; dry run; rollback; read-only; absent; drift repair', async (t) => {
   if (!requireTool({ fail: (m) => void t.fail(m), skip: (m) => t.plan(0, m) }, 'mosquitto')) return;
   const mosq = await startMosquitto(t);
@@ -85,7 +104,8 @@ void test('the service end to end on SITL: Mosquitto → applied → link2; dry 
     JSON.stringify({
       droneId,
       broker: { url: mosq.url, protocolVersion: 5 },
-      fc: { link: sitl.link },
+      // Short parameter timeouts: SITL over loopback answers in milliseconds; the absent-parameter case waits them out.
+      fc: { link: sitl.link, paramTimeoutMs: 400, paramRetries: 2 },
       security: { requireSignature: true, trustedKeys: [join(dir, 'ground.pub.pem')] },
       stateDir: join(dir, 'state'),
       logLevel: 'warn',

@@ -99,6 +99,7 @@ for (const spec of fcTargets()) {
       t.ok(info !== undefined, 'AUTOPILOT_VERSION answered');
       if (info !== undefined) {
         t.equal(info.capabilities & CAP_PARAM_ENCODE_BYTEWISE, 0n, 'not bytewise');
+        if (spec.kind !== 'external') t.equal(info.capabilities, 0xfbefn, 'ArduCopter 4.7 capabilities, the same on fc-sim and SITL');
         t.comment(`capabilities 0x${info.capabilities.toString(16)} (C_CAST bit ${(info.capabilities & CAP_PARAM_ENCODE_C_CAST) !== 0n}), firmware ${info.flightSwVersion}`);
       }
       t.equal(link.encoding, 'c-cast', 'ArduPilot: C-cast by autopilot type');
@@ -143,7 +144,7 @@ for (const spec of fcTargets()) {
       t.same(v.map((x) => [x.result, x.got]), [['ok', 1.5], ['ok', -2.5], ['ok', 3.5]], 'X echoes X, Y, Z; siblings are not taken for answers');
     });
 
-    t.test('fractional and out-of-range floats sent as-is are stored as ArduPilot SITL stored them', async (t) => {
+    t.test('raw frames: fractional and out-of-range floats, a vector, a read-only parameter, answered as ArduPilot SITL answered', async (t) => {
       // The agent rounds before sending, so this asks the FC itself: raw PARAM_SETs from a second client,
       // expected values from protocol/param-cast-facts.ts (measured on SITL), not from any model.
       const link2 = target.link2;
@@ -168,6 +169,20 @@ for (const spec of fcTargets()) {
         const b = before.get(name);
         if (b !== undefined) t.equal(await send(name, b.value, type), b.value, `${name} restored`);
       }
+
+      // The same raw answers for a vector parameter and a read-only one.
+      const neutral = await link.params.getMany(['MNT1_NEUTRAL_X', 'MNT1_NEUTRAL_Y', 'MNT1_NEUTRAL_Z']);
+      let since = gcs.mark();
+      gcs.send(TestGcs.paramSet('MNT1_NEUTRAL_X', 1.5, MAV_PARAM_TYPE.REAL32));
+      await gcs.wait(common.ParamValue, (m) => m.paramId === 'MNT1_NEUTRAL_Z', { since, timeoutMs: 3000 });
+      const echoed = gcs.collect(common.ParamValue, since).map((m) => `${m.paramId}=${m.paramValue}`);
+      t.same(echoed, ['MNT1_NEUTRAL_X=1.5', `MNT1_NEUTRAL_Y=${neutral.get('MNT1_NEUTRAL_Y')?.value}`, `MNT1_NEUTRAL_Z=${neutral.get('MNT1_NEUTRAL_Z')?.value}`], 'setting X echoes X, Y, Z');
+      t.equal(await send('MNT1_NEUTRAL_X', neutral.get('MNT1_NEUTRAL_X')?.value ?? 0, 'REAL32'), neutral.get('MNT1_NEUTRAL_X')?.value ?? 0, 'MNT1_NEUTRAL_X restored');
+      since = gcs.mark();
+      gcs.send(TestGcs.paramSet('MNT1_DEVID', 7, MAV_PARAM_TYPE.INT32));
+      const denied = await gcs.wait(common.StatusText, (m) => m.text.startsWith('Param write denied'), { since, timeoutMs: 3000 });
+      const old = await gcs.wait(common.ParamValue, (m) => m.paramId === 'MNT1_DEVID', { since, timeoutMs: 3000 });
+      t.same([denied.severity, denied.text, old.paramValue, old.paramType], [4, 'Param write denied (MNT1_DEVID)', 0, MAV_PARAM_TYPE.INT32], 'MNT1_DEVID: denied, with its old value (0)');
     });
 
     t.test('read-only parameter: denied', async (t) => {

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { common, minimal } from 'node-mavlink';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { canonicalJson, castParamValue, configToFcParams, generateKeyPair, loadPrivateKey, signJws, topicFor, type Ack, type AimConfig } from '../protocol/index.js';
+import { startFcSim } from '../sim/index.js';
 import { TestGcs } from '../sim/test-helpers/gcs.js';
 import { requireBuild, requireTool, ROOT, spawnCli, startMosquitto, waitFor } from '../test/support/index.js';
 import { requireSitl, startSitl, type Sitl } from '../test/support/sitl.js';
@@ -42,30 +43,43 @@ const key = randomBytes(32);
 let sitl: Sitl;
 if (ok) {
   t.before(async () => {
-    sitl = await startSitl(t);
+    sitl = await startSitl(t, { forgetOnStop: true }); // the key lives in eeprom.bin
     await installKey(sitl.link, key);
   });
 }
 const test = ok ? t.test.bind(t) : () => undefined;
 
+/** An unsigned ground station on `link`: is the FC signing, and does it answer an unsigned read? */
+async function probeUnsigned(t: Test, link: string, port: string, answered: boolean): Promise<void> {
+  const gcs = await TestGcs.connect(link);
+  t.teardown(() => gcs.close());
+  const hb = await gcs.wait(minimal.Heartbeat, (_h, s) => (s.frame.buffer[2]! & 0x01) !== 0, { since: 0, timeoutMs: 5000 });
+  t.ok(hb, `${port}: the FC signs its HEARTBEAT`);
+  const since = gcs.mark();
+  gcs.send(TestGcs.paramRead('MNT1_PITCH_MIN'));
+  const reply = await gcs.wait(common.ParamValue, (m) => m.paramId === 'MNT1_PITCH_MIN', { since, timeoutMs: 1500 }).then(
+    () => 'answered',
+    () => 'silence',
+  );
+  t.equal(reply, answered ? 'answered' : 'silence', `${port}: an unsigned PARAM_REQUEST_READ is ${answered ? 'answered' : 'dropped without a word'}`);
+  t.same(gcs.collect(common.StatusText, since).map((s) => s.text), [], `${port}: no STATUSTEXT about it`);
+  await gcs.close();
+}
+
 void test('what ArduPilot does with unsigned frames once signing is on', async (t) => {
-  for (const [port, link, answered] of [
-    ['SERIAL0 (channel 0)', () => sitl.link, true],
-    ['SERIAL1', () => sitl.link2, false],
+  await probeUnsigned(t, sitl.link, 'SERIAL0 (channel 0)', true);
+  await probeUnsigned(t, sitl.link2, 'SERIAL1', false);
+});
+
+void test('fc-sim takes SETUP_SIGNING and answers as SITL\'s SERIAL1 (and, told so, as its channel 0)', async (t) => {
+  for (const [acceptUnsigned, port, answered] of [
+    [false, 'fc-sim', false],
+    [true, 'fc-sim with signingAcceptUnsigned', true],
   ] as const) {
-    const gcs = await TestGcs.connect(link());
-    t.teardown(() => gcs.close());
-    const hb = await gcs.wait(minimal.Heartbeat, () => true, { since: 0, timeoutMs: 5000 });
-    t.ok((hb.frame.buffer[2]! & 0x01) !== 0, `${port}: the FC signs its HEARTBEAT`);
-    const since = gcs.mark();
-    gcs.send(TestGcs.paramRead('MNT1_PITCH_MIN'));
-    const reply = await gcs.wait(common.ParamValue, (m) => m.paramId === 'MNT1_PITCH_MIN', { since, timeoutMs: 1500 }).then(
-      () => 'answered',
-      () => 'silence',
-    );
-    t.equal(reply, answered ? 'answered' : 'silence', `${port}: an unsigned PARAM_REQUEST_READ is ${answered ? 'answered' : 'dropped without a word'}`);
-    t.same(gcs.collect(common.StatusText, since).map((s) => s.text), [], `${port}: no STATUSTEXT about it`);
-    await gcs.close();
+    const sim = await startFcSim({ link: 'tcp:127.0.0.1:0', heartbeatMs: 100, signingAcceptUnsigned: acceptUnsigned });
+    t.teardown(() => sim.stop());
+    await installKey(sim.link, key);
+    await probeUnsigned(t, sim.link, port, answered);
   }
 });
 
@@ -91,7 +105,7 @@ void test('the agent with the key applies; with a wrong key or none it fails wit
       JSON.stringify({
         droneId,
         broker: { url: mosq.url, protocolVersion: 5 },
-        fc: { link: sitl.link2, ...fcSettings },
+        fc: { link: sitl.link2, paramTimeoutMs: 400, paramRetries: 2, ...fcSettings },
         security: { requireSignature: true, trustedKeys: [join(dir, 'ground.pub.pem')] },
         stateDir: join(dir, droneId),
         logLevel: 'warn',

@@ -1,5 +1,3 @@
-import type { ParamType } from './param-table.js';
-
 /**
  * What ArduPilot stored for a PARAM_SET whose float was sent as-is (not pre-rounded), read back from
  * the echo. Measured on ../shared/sitl (ArduCopter V4.7.0-dev, SITL, TCP) with raw frames:
@@ -12,7 +10,7 @@ import type { ParamType } from './param-table.js';
  * on the float → int conversion after the float clamp). A real board saturates instead. Never send one:
  * the agent's range check refuses it before the wire.
  */
-export const MEASURED_CASTS: readonly { type: Exclude<ParamType, 'REAL32'>; sent: number; stored: number }[] = [
+export const MEASURED_CASTS: readonly { type: 'INT8' | 'INT16' | 'INT32'; sent: number; stored: number }[] = [
   { type: 'INT8', sent: 2.7, stored: 2 },
   { type: 'INT8', sent: 2.989, stored: 2 },
   { type: 'INT8', sent: 2.991, stored: 3 },

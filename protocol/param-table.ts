@@ -1,7 +1,8 @@
 /**
  * The ArduPilot mount parameters aim-config maps to, with their MAVLink types, defaults and the ranges
- * we enforce before sending (ArduPilot C-casts and saturates but never range-checks a PARAM_SET, see
- * shared/ARDUPILOT-FACTS.md, so range checking is ours).
+ * we enforce before sending (ArduPilot casts and saturates, see param-cast.ts, but never range-checks a
+ * PARAM_SET, so range checking is ours). Types, defaults and read-only flags are checked against
+ * ArduCopter 4.7 SITL's own list by sim/sitl-params.test.ts.
  *
  * Source of every range, type and default: ArduPilot `libraries/AP_Mount/AP_Mount_Params.cpp`
  * (@Range / @Values / AP_GROUPINFO defaults, master as of 2026) and the types measured on SITL
@@ -20,7 +21,7 @@ export const MAV_PARAM_TYPE: Record<ParamType, number> = {
   REAL32: 9,
 };
 
-/** The value range of each integer MAV_PARAM_TYPE (ArduPilot saturates a cast value to it). */
+/** The value range of each integer MAV_PARAM_TYPE (ArduPilot saturates a cast value to it): the only such table in the repo. */
 export const INT_PARAM_RANGES: Record<Exclude<ParamType, 'REAL32'>, readonly [number, number]> = {
   UINT8: [0, 255],
   INT8: [-128, 127],

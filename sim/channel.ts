@@ -5,6 +5,7 @@ import { DelayLine } from './delay-line.js';
 import { FrameEncoder, FrameSplitter, type Frame } from './frames.js';
 import type { Impairments } from './impairments.js';
 import { PacedQueue } from './paced-queue.js';
+import type { SimSigning } from './signing.js';
 import type { SimPeer } from './transport.js';
 
 /** Counters over every channel of one simulator. */
@@ -18,10 +19,14 @@ export interface LinkStats {
   /** Frames dropped by the `loss` impairment, both directions. */
   framesLost: number;
   paramSets: number;
+  /** With signing on: frames from peers with a good signature, dropped unsigned ones, dropped bad ones. */
+  signedOk: number;
+  unsignedDropped: number;
+  badSignatures: number;
 }
 
 export function emptyStats(): LinkStats {
-  return { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0, crcErrors: 0, framesLost: 0, paramSets: 0 };
+  return { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0, crcErrors: 0, framesLost: 0, paramSets: 0, signedOk: 0, unsignedDropped: 0, badSignatures: 0 };
 }
 
 export interface ChannelOptions {
@@ -36,6 +41,8 @@ export interface ChannelOptions {
   onFrame: (frame: Frame) => void;
   /** True while the FC must send nothing (rebooting, frozen). */
   silent: () => boolean;
+  /** MAVLink 2 signing in force now (a key is set at start or by SETUP_SIGNING); undefined: off. */
+  signing?: () => SimSigning | undefined;
 }
 
 /**
@@ -61,7 +68,7 @@ export class Channel {
   constructor(o: ChannelOptions) {
     this.o = o;
     this.peer = o.peer;
-    this.encoder = new FrameEncoder(o.sysid, 1);
+    this.encoder = new FrameEncoder(o.sysid, 1, o.signing);
     this.splitter = new FrameSplitter((f) => this.onSplit(f), {
       onCrcError: () => o.stats.crcErrors++,
       onError: (err) => o.logger.error({ err, peer: o.peer.id }, 'fc-sim frame splitter failed'),
@@ -125,6 +132,13 @@ export class Channel {
   }
 
   private onSplit(frame: Frame): void {
+    const signing = this.o.signing?.();
+    if (signing !== undefined) {
+      const check = signing.check(frame.buffer);
+      if (check === 'bad') return void this.o.stats.badSignatures++;
+      if (check === 'unsigned' && !signing.acceptUnsigned) return void this.o.stats.unsignedDropped++;
+      if (check === 'ok') this.o.stats.signedOk++;
+    }
     this.o.stats.framesIn++;
     if (!this.o.impairments.admitFrame()) return;
     if (this.o.impairments.lose()) {

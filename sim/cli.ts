@@ -15,7 +15,7 @@ export const USAGE = `usage: fc-sim --link tcp:HOST:PORT|udp:HOST:PORT|serial:DE
   --armed               start armed
   --params-file F       keep parameter values across reboots and restarts
   --param NAME=VALUE    default override (repeatable)
-  --read-latency MS     PARAM_REQUEST_READ answer delay (default 99)
+  --read-latency MS     answer every PARAM_REQUEST_READ after MS (default: as SITL, 5 per 100 ms tick)
   --reboot-delay MS     reboot to first HEARTBEAT (default 2400 tcp/udp, 1200 serial)
   --sysid N             MAV_SYSID default (1)
   --log-level L         pino level for the JSON log on stderr (default info)

@@ -21,14 +21,27 @@ export interface FcSimOptions {
   corrupt?: number;
   latencyMs?: number;
   freezeAfter?: number;
-  /** PARAM_REQUEST_READ answer delay; default 99 ms like ArduPilot. */
+  /** Answer every PARAM_REQUEST_READ after this fixed delay. Default: as SITL, a 100 ms tick answering up to 5 queued reads. */
   readLatencyMs?: number;
   /** From a reboot command to the first HEARTBEAT; default 2400 ms (tcp/udp) or 1200 ms (serial), as measured on SITL. */
   rebootDelayMs?: number;
+  /**
+   * Send a HEARTBEAT to a new TCP/UDP peer at once (default true, so tests do not wait). ArduPilot does
+   * not: SITL's first HEARTBEAT came 5–603 ms after connecting (its 1 Hz beat); false behaves like that,
+   * for start-up benchmarks.
+   */
+  heartbeatOnConnect?: boolean;
   /** HEARTBEAT period; default 1000 ms. */
   heartbeatMs?: number;
   /** Servo slew rate in deg/s; default 900 (−90° in 100 ms). */
   mountSlewDegS?: number;
+  /**
+   * MAVLink 2 signing key (32 bytes), as installed by SETUP_SIGNING: every frame out is signed, and
+   * unsigned or wrongly signed frames in are dropped silently (ArduPilot on any port but channel 0).
+   */
+  signingKey?: Buffer;
+  /** With `signingKey`: take unsigned frames too, as ArduPilot does on channel 0 (SERIAL0/USB). */
+  signingAcceptUnsigned?: boolean;
   /** Dice for loss/corruption; tests pass a seeded one. */
   random?: () => number;
   clock?: Clock;

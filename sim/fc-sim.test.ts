@@ -211,7 +211,7 @@ t.test('PARAM_REQUEST_LIST; MNT1_TYPE=0 hides MNT1_* and fails mount commands un
     const since = g.mark();
     g.send(TestGcs.paramList());
     const first = await g.wait(common.ParamValue, undefined, { since });
-    await g.wait(common.ParamValue, (m) => m.paramIndex === first.paramCount - 1, { since });
+    await g.wait(common.ParamValue, (m) => m.paramIndex === first.paramCount - 1, { since, timeoutMs: 15_000 });
     return g.collect(common.ParamValue, since);
   };
   let values = await list();
@@ -435,4 +435,13 @@ t.test('fc-sim CLI: bad flags exit 2 with a usage message', async (t) => {
   });
   t.equal(await bad.exited, 2);
   t.match(bad.stderr(), /^fc-sim: --loss: bad value '2'/);
+});
+
+t.test('heartbeatOnConnect: false waits for the periodic beat, as SITL does', async (t) => {
+  const quiet = await sim(t, { heartbeatMs: 60_000, heartbeatOnConnect: false });
+  const g1 = await gcs(t, quiet.link);
+  await t.rejects(g1.wait(minimal.Heartbeat, () => true, { since: 0, timeoutMs: 300 }), /timed out/, 'no greeting: the next beat is a minute away');
+  const greeting = await sim(t, { heartbeatMs: 60_000 });
+  const g2 = await gcs(t, greeting.link);
+  t.ok(await g2.wait(minimal.Heartbeat, () => true, { since: 0, timeoutMs: 1000 }), 'the default greets at once');
 });

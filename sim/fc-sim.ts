@@ -14,6 +14,7 @@ import { MountModel } from './mount.js';
 import { SIM_DEFAULT_OVERRIDES, SIM_PARAM_DEFS } from './param-defaults.js';
 import { ParamServer } from './param-server.js';
 import { ParamStore } from './param-store.js';
+import { SimSigning } from './signing.js';
 import { createTransport, type SimPeer, type SimTransport } from './transport.js';
 
 const BANNER = ['ArduCopter V4.7.0-dev (fc-sim)', 'Frame: QUAD/X'];
@@ -43,6 +44,9 @@ class FcSimImpl implements FcSim {
   private readonly rebootDelayMs: number;
   private readonly heartbeatMs: number;
   private readonly streams: MessageStreams;
+  private signing: SimSigning | undefined;
+  private readonly signingAcceptUnsigned: boolean;
+  private readonly greetPeers: boolean;
   private state: 'starting' | 'running' | 'rebooting' | 'stopped' = 'starting';
   private isArmed: boolean;
   private sysid = 1;
@@ -63,7 +67,10 @@ class FcSimImpl implements FcSim {
     if (o.baudLimit && this.paceBaud === undefined) this.logger.warn('fc-sim: --baud-limit on a network link without a baud rate does nothing');
     this.rebootDelayMs = o.rebootDelayMs ?? (this.spec.kind === 'serial' ? 1200 : 2400);
     this.heartbeatMs = o.heartbeatMs ?? 1000;
+    this.greetPeers = o.heartbeatOnConnect ?? true;
     this.isArmed = o.armed ?? false;
+    this.signingAcceptUnsigned = o.signingAcceptUnsigned ?? false;
+    this.signing = o.signingKey === undefined ? undefined : new SimSigning(o.signingKey, { acceptUnsigned: this.signingAcceptUnsigned });
     this.impairments = new Impairments({ loss: o.loss, corrupt: o.corrupt, latencyMs: o.latencyMs, freezeAfter: o.freezeAfter }, o.random);
     this.store = new ParamStore(SIM_PARAM_DEFS, {
       overrides: { ...SIM_DEFAULT_OVERRIDES, ...(o.systemId === undefined ? {} : { MAV_SYSID: o.systemId }), ...o.params },
@@ -73,7 +80,7 @@ class FcSimImpl implements FcSim {
     this.paramServer = new ParamServer({
       store: this.store,
       clock: this.clock,
-      readLatencyMs: o.readLatencyMs ?? 99,
+      readLatencyMs: o.readLatencyMs,
       broadcast: (m) => this.broadcast(m),
       onSet: (name, value) => this.emit('param-set', name, value),
       banner: BANNER,
@@ -235,12 +242,13 @@ class FcSimImpl implements FcSim {
       logger: this.logger,
       onFrame: (f) => this.onFrame(ch, f),
       silent: () => this.silent(),
+      signing: () => this.signing,
     });
     this.channels.set(peer, ch);
     this.logger.debug({ peer: peer.id }, 'fc-sim peer connected');
     this.emit('peer', 'connect', peer.id);
-    // A new link hears from the FC at once rather than up to a second later.
-    ch.send(heartbeat(this.isArmed));
+    // Tests hear from the FC at once; ArduPilot does not greet (its 1 Hz HEARTBEAT comes 0–1 s later).
+    if (this.greetPeers) ch.send(heartbeat(this.isArmed));
   }
 
   private onPeerClose(peer: SimPeer): void {
@@ -277,7 +285,16 @@ class FcSimImpl implements FcSim {
     } else if (isMessage(frame, common.CommandInt)) {
       const m = readMessage(frame, common.CommandInt);
       if (this.forUs(m.targetSystem, m.targetComponent)) this.runCommand(ch, frame, fromCommandInt(m));
+    } else if (isMessage(frame, common.SetupSigning)) {
+      const m = readMessage(frame, common.SetupSigning);
+      if (this.forUs(m.targetSystem, m.targetComponent)) this.setupSigning(Buffer.from(m.secretKey));
     }
+  }
+
+  /** SETUP_SIGNING as SITL takes it: no reply; from now on every frame out is signed; all zeros turns signing off. */
+  private setupSigning(key: Buffer): void {
+    this.signing = key.length === 32 && key.some((b) => b !== 0) ? new SimSigning(key, { acceptUnsigned: this.signingAcceptUnsigned }) : undefined;
+    this.logger.info({ signing: this.signing !== undefined }, 'fc-sim signing key set');
   }
 
   private runCommand(ch: Channel, frame: Frame, cmd: SimCommand): void {

@@ -88,19 +88,26 @@ function bufferOf(chunk: unknown): Buffer | undefined {
  */
 export class FrameEncoder {
   private seq = 0;
-  private protocol: MavLinkProtocolV2;
+  private plain: MavLinkProtocolV2;
+  private signed: MavLinkProtocolV2;
+  /** The signer in force now (a key can be set while running, as SETUP_SIGNING does); undefined: unsigned. */
+  private readonly signing: () => { sign(frame: Buffer): Buffer } | undefined;
 
-  constructor(sysid: number, compid: number) {
-    this.protocol = new MavLinkProtocolV2(sysid, compid);
+  constructor(sysid: number, compid: number, signing: () => { sign(frame: Buffer): Buffer } | undefined = () => undefined) {
+    this.signing = signing;
+    this.plain = new MavLinkProtocolV2(sysid, compid);
+    this.signed = new MavLinkProtocolV2(sysid, compid, MavLinkProtocolV2.IFLAG_SIGNED);
   }
 
   setSystemId(sysid: number): void {
-    this.protocol = new MavLinkProtocolV2(sysid, this.protocol.compid);
+    this.plain = new MavLinkProtocolV2(sysid, this.plain.compid);
+    this.signed = new MavLinkProtocolV2(sysid, this.plain.compid, MavLinkProtocolV2.IFLAG_SIGNED);
   }
 
   encode(msg: MavLinkData): Buffer {
-    const buf = this.protocol.serialize(msg, this.seq);
+    const signer = this.signing();
+    const buf = (signer === undefined ? this.plain : this.signed).serialize(msg, this.seq);
     this.seq = (this.seq + 1) & 0xff;
-    return buf;
+    return signer === undefined ? buf : signer.sign(buf);
   }
 }

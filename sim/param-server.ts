@@ -9,15 +9,26 @@ export const INDEX_BY_NAME = 65535;
 /** ArduPilot's queue of pending PARAM_REQUEST_READs (GCS_Param.cpp `param_requests(20)`); more are dropped. */
 export const READ_QUEUE_DEPTH = 20;
 
+/**
+ * Without `readLatencyMs`, PARAM_REQUEST_READs are answered as SITL answers them (measured): they wait
+ * in the queue for a 100 ms tick, which answers up to 5, so one read takes 0–100 ms (37–86 ms seen)
+ * and 20 sent together arrive in four batches of 5, ~100 ms apart (~350 ms for all 20).
+ */
+export const READ_TICK_MS = 100;
+export const READS_PER_TICK = 5;
+
 const LIST_TICK_MS = 10;
-/** Without flow control ArduPilot sends at most 5 list entries per pass. */
-const LIST_BURST = 5;
+/**
+ * List entries per 10 ms while the link has room: SITL over TCP sends all 1373 in ~700 ms (~2000/s,
+ * measured), so 20 per tick. On a paced serial link the drain check below is what limits it.
+ */
+const LIST_BURST = 20;
 
 export interface ParamServerOptions {
   store: ParamStore;
   clock: Clock;
-  /** Delay before a PARAM_REQUEST_READ is answered (ArduPilot: ~99 ms median). */
-  readLatencyMs: number;
+  /** Answer each PARAM_REQUEST_READ after this fixed delay (tests); undefined: ArduPilot's queue and tick. */
+  readLatencyMs: number | undefined;
   /** Send to every channel (PARAM_VALUE echoes and STATUSTEXT go to all active links). */
   broadcast: (msg: MavLinkData) => void;
   onSet: (name: string, value: number) => void;
@@ -28,13 +39,17 @@ export interface ParamServerOptions {
 export class ParamServer {
   private readonly o: ParamServerOptions;
   private readonly pendingReads = new Set<unknown>();
+  private readonly readQueue: { ch: Channel; index: number; name: string }[] = [];
+  private readTimer: unknown = undefined;
+  private readonly epoch: number;
   private readonly lists = new Map<Channel, unknown>();
 
   constructor(o: ParamServerOptions) {
     this.o = o;
+    this.epoch = o.clock.now();
   }
 
-  set readLatencyMs(ms: number) {
+  set readLatencyMs(ms: number | undefined) {
     this.o.readLatencyMs = ms;
   }
 
@@ -54,14 +69,31 @@ export class ParamServer {
   }
 
   handleRead(ch: Channel, m: common.ParamRequestRead): void {
-    if (this.pendingReads.size >= READ_QUEUE_DEPTH) return;
+    if (this.pendingReads.size + this.readQueue.length >= READ_QUEUE_DEPTH) return;
     const index = m.paramIndex;
     const name = m.paramId;
+    const latency = this.o.readLatencyMs;
+    if (latency === undefined) {
+      this.readQueue.push({ ch, index, name });
+      this.armReadTick();
+      return;
+    }
     const timer = this.o.clock.setTimeout(() => {
       this.pendingReads.delete(timer);
       this.answerRead(ch, index, name);
-    }, this.o.readLatencyMs);
+    }, latency);
     this.pendingReads.add(timer);
+  }
+
+  /** The next 100 ms tick (phase fixed at boot) answers up to READS_PER_TICK queued reads. */
+  private armReadTick(): void {
+    if (this.readTimer !== undefined || this.readQueue.length === 0) return;
+    const wait = READ_TICK_MS - ((this.o.clock.now() - this.epoch) % READ_TICK_MS);
+    this.readTimer = this.o.clock.setTimeout(() => {
+      this.readTimer = undefined;
+      for (const r of this.readQueue.splice(0, READS_PER_TICK)) this.answerRead(r.ch, r.index, r.name);
+      this.armReadTick();
+    }, wait);
   }
 
   handleList(ch: Channel): void {
@@ -94,6 +126,9 @@ export class ParamServer {
   reset(): void {
     for (const t of this.pendingReads) this.o.clock.clearTimeout(t);
     this.pendingReads.clear();
+    this.readQueue.length = 0;
+    if (this.readTimer !== undefined) this.o.clock.clearTimeout(this.readTimer);
+    this.readTimer = undefined;
     for (const ch of [...this.lists.keys()]) this.stopList(ch);
   }
 

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { common } from 'node-mavlink';
-import { MAV_PARAM_TYPE } from '../protocol/param-table.js';
+import { MAV_PARAM_TYPE, MOUNT_PARAMS } from '../protocol/param-table.js';
 import { downloadParamList, type ListedParam } from '../scripts/gen-sitl-params.js';
 import { requireSitl, startSitl } from '../test/support/sitl.js';
 import { startFcSim } from './fc-sim.js';
@@ -52,6 +52,18 @@ t.test('fc-sim is silent about names ArduCopter 4.7 does not have, and denies wh
     const text = await gcs.wait(common.StatusText, (m) => m.text === `Param write denied (${name})`, { since, timeoutMs: 1000 });
     t.ok(text, `${name} denied`);
   }
+});
+
+t.test('the agent\'s mount table (protocol/param-table.ts) has SITL\'s types, defaults and read-only flags', async (t) => {
+  const byName = new Map(SIM_PARAM_DEFS.map((d) => [d.name, d]));
+  // MNT1_TYPE: ArduPilot's default is 0; the SITL defaults file (mount.parm) sets 1.
+  const wrong = MOUNT_PARAMS.flatMap((p) => {
+    const d = byName.get(p.name);
+    if (d === undefined) return [`${p.name}: not on ArduCopter 4.7`];
+    const dflt = p.name === 'MNT1_TYPE' ? 1 : p.default;
+    return d.type === p.type && d.default === dflt && (d.readOnly ?? false) === (p.readOnly ?? false) ? [] : [`${p.name}: ${p.type} ${p.default} ro=${p.readOnly ?? false} vs SITL ${d.type} ${d.default} ro=${d.readOnly ?? false}`];
+  });
+  t.same(wrong, []);
 });
 
 t.test('the generated table matches a live SITL (regenerate with npm run gen:sitl-params)', async (t) => {

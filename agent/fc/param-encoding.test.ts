@@ -1,4 +1,5 @@
 import t from 'tap';
+import { MEASURED_CASTS } from '../../protocol/param-cast-facts.js';
 import { chooseEncoding, expectedValue, paramTypeError, readParamValue, sameParamValue, writeParamValue } from './param-encoding.js';
 
 t.test('encoding choice follows ARDUPILOT-FACTS: ArduPilot is C-cast although it sets neither bit', async (t) => {
@@ -10,7 +11,8 @@ t.test('encoding choice follows ARDUPILOT-FACTS: ArduPilot is C-cast although it
   t.equal(chooseEncoding(0, 0n), 'c-cast');
 });
 
-t.test('C-cast: truncate, saturate, float32', async (t) => {
+t.test('C-cast: the values ArduPilot SITL stored (protocol/param-cast-facts.ts), saturation, float32', async (t) => {
+  for (const c of MEASURED_CASTS) t.equal(expectedValue(c.sent, c.type), c.stored, `${c.type} ${c.sent} → ${c.stored}`);
   t.equal(expectedValue(2.7, 'INT8'), 2);
   t.equal(expectedValue(-2.7, 'INT8'), -2);
   t.equal(expectedValue(16777217, 'INT32'), 16777216);

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { ROOT, type Teardown } from './procs.js';
@@ -47,7 +47,7 @@ export function requireSitl(t: { fail(msg: string): unknown; plan(n: number, msg
  * `sitl start --wipe` (parameters back to the shared defaults, MNT1_TYPE=1), stopped at teardown even
  * when the test fails. Resolves once SERIAL0 listens (the script waits for that).
  */
-export async function startSitl(t: Teardown, opts: { wipe?: boolean } = {}): Promise<Sitl> {
+export async function startSitl(t: Teardown, opts: { wipe?: boolean; forgetOnStop?: boolean } = {}): Promise<Sitl> {
   const args = ['start', ...(opts.wipe === false ? [] : ['--wipe'])];
   const { stdout } = await run(SCRIPT, args, { timeout: 60_000 });
   const info = JSON.parse(stdout.trim().split('\n').pop() ?? '') as { instance: number; link: string; link2: string; pid: number; runDir: string };
@@ -56,6 +56,9 @@ export async function startSitl(t: Teardown, opts: { wipe?: boolean } = {}): Pro
     if (stopped) return;
     stopped = true;
     await run(SCRIPT, ['stop', '-I', String(info.instance)], { timeout: 30_000 });
+    // Whatever this test stored (a signing key, odd values) must not greet the next user of the
+    // instance, even one that starts it without --wipe.
+    if (opts.forgetOnStop === true) rmSync(join(info.runDir, 'eeprom.bin'), { force: true });
   };
   t.teardown(stop);
   return { ...info, stop };
