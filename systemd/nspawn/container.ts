@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { waitFor } from '../../test/support/index.js';
 
 /** A booted Debian under systemd-nspawn, driven from the host with nsenter. For systemd/nspawn.test.ts. */
@@ -44,6 +44,9 @@ export async function bootContainer(opts: BootOptions): Promise<Container> {
   const name = `aim-test-${process.pid}`;
   const args = ['--boot', '--register=no', '--keep-unit', '--private-network', '--volatile=overlay', '--console=pipe', `--machine=${name}`, '-D', opts.rootfs];
   for (const [from, to] of opts.bindRo) args.push(`--bind-ro=${from}:${to}`);
+  // On a pure cgroup v2 host the unit's device filter (DevicePolicy=) is a BPF program, which the
+  // container's systemd may only load with these; on a v1/hybrid host (this CI) they are not needed.
+  if (existsSync('/sys/fs/cgroup/cgroup.controllers')) args.push('--capability=CAP_BPF', '--system-call-filter=bpf');
   const nspawn: ChildProcess = spawn('systemd-nspawn', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const collect = (b: Buffer) => {
