@@ -132,9 +132,9 @@ async function main(t: Test): Promise<void> {
     await c.run(['systemd-run', '--unit=fc-sim', '--quiet', '/usr/bin/node', join(root, 'dist/sim/bin/fc-sim.js'), '--link', FC_LINK, ...extra]);
     await waitFor('fc-sim listening', async () => (await c.exec(['bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/5760'])).code === 0, { timeoutMs: 10_000, intervalMs: 100 });
   };
-  const push = (version: number, ...extra: string[]) =>
+  const push = (version: number, timeoutS = 15) =>
     c.exec(['/usr/bin/node', join(root, 'dist/ground/bin/aimctl.js'), 'push', join(root, 'protocol/examples/full.json'), '--drone', DRONE,
-      '--broker', BROKER, '--key', KEY_PRIV, '--version', String(version), '--timeout', '15', ...extra], { timeoutMs: 30_000 });
+      '--broker', BROKER, '--key', KEY_PRIV, '--version', String(version), '--timeout', String(timeoutS)], { timeoutMs: (timeoutS + 15) * 1000 });
   /** Time `systemctl stop`, then what systemd made of it. */
   const timedStop = async () => {
     const stop = await c.exec(['systemctl', 'stop', 'aim-agent'], { timeoutMs: 60_000 });
@@ -284,19 +284,30 @@ async function main(t: Test): Promise<void> {
     await fcSim('--latency', String(SLOW_FC_MS));
     await c.run(['systemctl', 'start', 'aim-agent']);
     await active();
-    const pushing = push(44);
+    const pushing = push(44, 40);
     await waitFor('the agent applying', async () => /applying/.test((await show('StatusText')).StatusText ?? ''), { timeoutMs: 20_000, intervalMs: 50 });
     const stop = await timedStop();
     t.ok(stop.ms <= STOP_BUDGET_MS, `stopped in ${Math.round(stop.ms)} ms (budget ${STOP_BUDGET_MS} ms)`);
     t.equal(stop.Result, 'success', 'Result=success (not timeout)');
+    // The ground hears how it ended: an ack sent before the stop, or, once the agent is back, the
+    // outcome of the retained desired config (applied, or a duplicate of what was applied).
+    const aimVersion = () => {
+      const file = JSON.parse(c.read('/var/lib/aim-agent/aim-params.json')) as { version?: number; config?: { version?: number } };
+      return file.version ?? file.config?.version;
+    };
+    // The aim file is whole after the stop: the new version or the old one, never a mix.
+    const atStop = aimVersion();
+    t.ok(atStop === 43 || atStop === 44, `aim file after the stop: v${atStop}`);
+    await c.run(['systemctl', 'start', 'aim-agent']);
     const acks = (await pushing).stdout;
     const ack = acks.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { status: string; rolledBack?: boolean }).at(-1);
-    t.match(ack?.status, /^(applied|failed)$/, `the ground heard how it ended: ${ack?.status}`);
-    // Cut short, the ack says whether the FC is back on the previous values (with a 1 s round trip and a
-    // 3 s stop budget it may not be); the aim file is whole either way: the new version or the old one.
-    if (ack?.status === 'failed') t.type(ack.rolledBack, 'boolean', `failed, rolledBack ${ack.rolledBack}`);
-    const file = JSON.parse(c.read('/var/lib/aim-agent/aim-params.json')) as { version?: number; config?: { version?: number } };
-    t.equal(file.version ?? file.config?.version, ack?.status === 'applied' ? 44 : 43, 'the aim file matches the ack');
+    t.match(ack?.status, /^(applied|duplicate|failed)$/, `the ground heard how it ended: ${ack?.status}`);
+    if (ack?.status === 'failed') {
+      // Cut short: the ack says whether the FC is back on the previous values (with a 1 s round trip
+      // and a 3 s stop budget it may not be), and the file was not swapped.
+      t.type(ack.rolledBack, 'boolean', `failed, rolledBack ${ack.rolledBack}`);
+      t.equal(atStop, 43, 'a failed apply left the previous aim file');
+    } else t.equal(aimVersion(), 44, 'applied: the aim file is v44');
   });
 
   await t.test('stop with the broker frozen (SIGSTOP mosquitto): inside the budget, no timeout', async (t) => {
