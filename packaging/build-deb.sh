@@ -85,7 +85,7 @@ Version: $version
 Architecture: $arch
 Maintainer: $MAINTAINER
 Installed-Size: $size
-Depends: nodejs (>= 20), systemd, libc6 (>= 2.28), libstdc++6, libgcc-s1
+Depends: nodejs (>= 20), systemd, procps, libc6 (>= 2.28), libstdc++6, libgcc-s1
 Section: misc
 Priority: optional
 Description: gimbal/aim configuration agent for ArduPilot drones

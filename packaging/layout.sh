@@ -22,16 +22,17 @@ AIM_EXAMPLES="agent.json.example mosquitto-acl.example mosquitto.conf.example"
 #   launcher execs on the target. PREBUILD_GLOBs pick serialport bindings (copy-runtime.mjs);
 #   none: this machine's architecture.
 aim_stage_app() {
-  local stage=$1 source=$2 node=$3 prefix=$4
+  # NODE and PREFIX by those names: test/support/launcher.ts reads the exec line below.
+  local stage=$1 source=$2 NODE=$3 PREFIX=$4
   shift 4
   mkdir -p "$stage/bin" "$stage/dist" "$stage/share/doc" "$stage/share/examples"
   cp -R "$source/dist/bundle" "$stage/dist/bundle"
   # The bundle's version is compiled in (agent/version.ts); this file only makes its .js files ESM.
-  "$node" -e '
+  "$NODE" -e '
     const p = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
     process.stdout.write(JSON.stringify({ name: p.name, version: p.version, private: true, type: "module", license: p.license }, null, 2) + "\n");
   ' "$source/package.json" >"$stage/package.json"
-  "$node" "$AIM_LAYOUT_DIR/copy-runtime.mjs" "$source" "$stage" "$@" >/dev/null
+  "$NODE" "$AIM_LAYOUT_DIR/copy-runtime.mjs" "$source" "$stage" "$@" >/dev/null
   cat >"$stage/bin/aim-agent" <<EOF
 #!/bin/sh
 # aim-agent launcher (packaging/layout.sh).
@@ -39,7 +40,7 @@ aim_stage_app() {
 # and memory of loading node_modules file by file. --lite-mode: no optimizing JIT (the agent is
 # I/O-bound; --no-expose-wasm silences its warning). With a 1 MB young generation it keeps the idle RSS
 # down on a companion computer; bench/agent-idle.bench.ts runs exactly this command line.
-exec "$node" --lite-mode --no-expose-wasm --max-semi-space-size=1 "$prefix/dist/bundle/aim-agent.js" "\$@"
+exec "$NODE" --lite-mode --no-expose-wasm --max-semi-space-size=1 "$PREFIX/dist/bundle/aim-agent.js" "\$@"
 EOF
   local f
   for f in $AIM_EXAMPLES; do cp "$AIM_SYSTEMD_DIR/$f" "$stage/share/examples/"; done

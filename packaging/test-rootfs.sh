@@ -12,8 +12,9 @@ set -euo pipefail
 
 SUITE=bookworm
 MIRROR=${AIM_ROOTFS_MIRROR:-http://deb.debian.org/debian}
-# dbus: systemctl inside the container talks to PID 1 over it. systemd-sysv: /sbin/init.
-INCLUDE=systemd,systemd-sysv,dbus,mosquitto,socat
+# dbus: systemctl inside the container talks to PID 1 over it. systemd-sysv: /sbin/init. procps:
+# /bin/kill, which the unit's ExecReload uses (the .deb depends on it).
+INCLUDE=systemd,systemd-sysv,dbus,mosquitto,socat,procps
 CACHE=${AIM_ROOTFS_CACHE:-/var/cache/aim-agent-ci}
 
 [ "$(id -u)" = 0 ] || { echo "test-rootfs.sh: must run as root (debootstrap)" >&2; exit 1; }

@@ -14,7 +14,7 @@ function need(t: Test, tool: string, pkg?: string): boolean {
   return requireTool({ fail: (m) => void t.fail(m), skip: (m) => t.plan(0, m) }, tool, pkg);
 }
 
-/** RAM-backed when the machine has /dev/shm: this tests the installer, not the disk (60 MB, thrice). */
+/** RAM-backed when the machine has /dev/shm: this tests the installer, not the disk. */
 function scratchBase(): string {
   try {
     accessSync('/dev/shm', constants.W_OK);
