@@ -14,7 +14,7 @@ import { checkParamsFit, configPathOf } from '../fc/param-fit.js';
 import type { Logger } from '../log.js';
 import { windowOpen } from './apply-window.js';
 import { diffEntry } from './diff.js';
-import { linkDownReason, signingTrouble } from './link-diagnosis.js';
+import { linkDownReason, readFailure, signingTrouble } from './link-diagnosis.js';
 import type { FcCache } from './fc-cache.js';
 import type { Outcome } from './intake.js';
 import { failure } from './outcome.js';
@@ -176,7 +176,7 @@ async function stages(
     try {
       before = await fc.params.getMany(wanted.map((p) => p.name), { ...readOptions(timing), signal });
     } catch (err) {
-      throw new StageFailure(failure('read', err, base));
+      throw new StageFailure(readFailure(err, fc.status(), base));
     }
   }
   const diff = wanted.map((p) => diffEntry(p, before.get(p.name)));

@@ -1,3 +1,8 @@
+import { isAimError } from '../../protocol/index.js';
+import type { AckFields } from './ack.js';
+import type { Outcome } from './intake.js';
+import { failure } from './outcome.js';
+
 /** The link counters that tell a signing mismatch apart from a dead or silent FC. */
 export interface SigningCounters {
   framesIn?: number;
@@ -29,4 +34,14 @@ export function signingTrouble(s: SigningCounters): string | undefined {
 export function linkDownReason(s: SigningCounters, what = 'flight-controller link is down'): string {
   const why = signingTrouble(s);
   return why === undefined ? what : `${what}: ${why}`;
+}
+
+/**
+ * A read that failed: when the FC's silence comes from MAVLink signing (it drops our unsigned frames, or
+ * our keys differ), that is a link problem (AIM_ERR_FC_LINK), not a timeout of a healthy link.
+ */
+export function readFailure(err: unknown, s: SigningCounters, extra: Partial<AckFields> = {}): Outcome {
+  const why = isAimError(err) && err.code === 'AIM_ERR_FC_TIMEOUT' ? signingTrouble(s) : undefined;
+  if (why !== undefined) return { ...extra, status: 'failed', stage: 'read', code: 'AIM_ERR_FC_LINK', reason: `${why}; nothing was changed` };
+  return failure('read', err, extra);
 }

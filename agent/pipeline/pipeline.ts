@@ -5,7 +5,7 @@ import { makeAck, type AckFields, type AckSubject } from './ack.js';
 import { applyTransaction, readOptions, type Timing } from './apply-transaction.js';
 import { waitForWindow, windowClosedReason, windowOpen } from './apply-window.js';
 import { diffEntry } from './diff.js';
-import { linkDownReason } from './link-diagnosis.js';
+import { linkDownReason, readFailure } from './link-diagnosis.js';
 import { FcCache } from './fc-cache.js';
 import { intake, type Outcome } from './intake.js';
 import { failure } from './outcome.js';
@@ -283,7 +283,7 @@ export class ApplyPipeline extends EventEmitter<PipelineEvents> {
     try {
       current = await this.opts.fc.params.getMany(wanted.map((p) => p.name), { ...readOptions(this.timing()), signal: job.push.signal });
     } catch (err) {
-      return { ...failure('read', err), rolledBack: true };
+      return { ...readFailure(err, this.opts.fc.status()), rolledBack: true };
     }
     const params = wanted.map((p) => diffEntry(p, current.get(p.name)));
     const changes = params.filter((p) => p.result !== 'unchanged').length;
