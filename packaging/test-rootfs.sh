@@ -11,7 +11,14 @@
 set -euo pipefail
 
 SUITE=bookworm
-MIRROR=${AIM_ROOTFS_MIRROR:-http://deb.debian.org/debian}
+# The Debian archive this machine's apt already uses (first main-archive URI in its sources), so the
+# rootfs comes from the same place as every other package here; debootstrap's default when none.
+apt_mirror() {
+  { sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources 2>/dev/null
+    sed -n 's/^deb[[:space:]]\{1,\}\(\[[^]]*\][[:space:]]*\)\{0,1\}\([^[:space:]]*\).*/\2/p' /etc/apt/sources.list 2>/dev/null
+  } | tr ' ' '\n' | grep -E '/debian/?$' | head -n 1
+}
+MIRROR=${AIM_ROOTFS_MIRROR:-$(apt_mirror || true)}
 # dbus: systemctl inside the container talks to PID 1 over it. systemd-sysv: /sbin/init. procps:
 # /bin/kill, which the unit's ExecReload uses (the .deb depends on it).
 INCLUDE=systemd,systemd-sysv,dbus,mosquitto,socat,procps
@@ -31,7 +38,7 @@ if [ -f "$out/.complete" ]; then echo "$out"; exit 0; fi
 tmp=$(mktemp -d "$CACHE/.build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 start=$(date +%s)
-debootstrap --variant=minbase --include="$INCLUDE" "$SUITE" "$tmp" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 ||
+debootstrap --variant=minbase --include="$INCLUDE" "$SUITE" "$tmp" ${MIRROR:+"$MIRROR"} >"$CACHE/debootstrap.log" 2>&1 ||
   { tail -n 30 "$CACHE/debootstrap.log" >&2; exit 1; }
 
 # What the test needs from the image, decided once here rather than at every boot:
