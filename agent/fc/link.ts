@@ -45,6 +45,12 @@ export interface FcLinkOptions {
 
 /** While no FC is known, ask again for a HEARTBEAT this often (a lossy link may eat the first ask). */
 const HEARTBEAT_ASK_MS = 250;
+/**
+ * An FC that has been silent this long (a 1 Hz heartbeat is late) is asked for a HEARTBEAT every
+ * HEARTBEAT_ASK_MS until a frame comes: on a link corrupting a third of its frames, eight asks before the
+ * 3 s timeout make a false link-down rare where three lost heartbeats in a row were not.
+ */
+const SILENCE_ASK_AFTER_MS = 1100;
 
 /** The link's health: the wire counters (frames, bytes, CRC errors, sequence gaps, signatures) and more. */
 export interface LinkStatus extends WireCounters {
@@ -92,6 +98,7 @@ export class FcLink extends EventEmitter<FcLinkEvents> {
   private decoder: FrameDecoder | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private askTimer: NodeJS.Timeout | undefined;
+  private silenceTimer: NodeJS.Timeout | undefined;
   private lastError: string | null = null;
   /** Answers from the FC to our requests on this connection: proof that it hears us (see absence.ts). */
   private answers = 0;
@@ -137,6 +144,7 @@ export class FcLink extends EventEmitter<FcLinkEvents> {
     if (this.heartbeatTimer !== undefined || this.closeCtl.signal.aborted) return;
     this.connection.start();
     this.heartbeatTimer = setInterval(() => this.sendHeartbeat(), this.opts.heartbeatIntervalMs ?? 1000);
+    if (this.opts.requestHeartbeat !== false) this.silenceTimer = setInterval(() => this.askIfSilent(), HEARTBEAT_ASK_MS);
   }
 
   get vehicle(): Vehicle | undefined {
@@ -219,6 +227,7 @@ export class FcLink extends EventEmitter<FcLinkEvents> {
     if (!this.closeCtl.signal.aborted) this.closeCtl.abort();
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.askTimer);
+    clearInterval(this.silenceTimer);
     await this.connection.close();
     this.decoder?.destroy();
     this.decoder = undefined;
@@ -336,13 +345,23 @@ export class FcLink extends EventEmitter<FcLinkEvents> {
     clearTimeout(this.askTimer);
     this.askTimer = undefined;
     if (this.tracker.vehicle !== undefined || times <= 0 || this.closeCtl.signal.aborted) return;
+    this.requestHeartbeat(0, 0);
+    this.askTimer = setTimeout(() => this.askForHeartbeat(times - 1), HEARTBEAT_ASK_MS);
+  }
+
+  private askIfSilent(): void {
+    const silence = this.tracker.silenceMs();
+    const v = this.tracker.vehicle;
+    if (silence !== null && silence >= SILENCE_ASK_AFTER_MS && v !== undefined) this.requestHeartbeat(v.systemId, v.componentId);
+  }
+
+  private requestHeartbeat(targetSystem: number, targetComponent: number): void {
     const m = new CommandLong();
-    m.targetSystem = 0;
-    m.targetComponent = 0;
+    m.targetSystem = targetSystem;
+    m.targetComponent = targetComponent;
     m.command = MavCmd.REQUEST_MESSAGE;
     m._param1 = Heartbeat.MSG_ID;
     this.send(m);
-    this.askTimer = setTimeout(() => this.askForHeartbeat(times - 1), HEARTBEAT_ASK_MS);
   }
 
   private onTransportClose(err: Error | undefined): void {
