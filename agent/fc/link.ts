@@ -11,7 +11,7 @@ import type { LinkCore } from './link-core.js';
 import { formatLinkString, parseLinkString, type LinkSpec } from './link-string.js';
 import { CommandLong, Heartbeat, MavAutopilot, MavCmd, MavComponent, MavState, MavType, StatusText } from './messages.js';
 import { chooseEncoding, type ParamEncoding } from './param-encoding.js';
-import { ParamClient, type ParamClientDefaults } from './params.js';
+import { DEFAULT_SET_WINDOW, NETWORK_SET_WINDOW, ParamClient, type ParamClientDefaults } from './params.js';
 import { Signing } from './signing.js';
 import { Reconnector } from './reconnector.js';
 import type { Transport } from './transport.js';
@@ -125,7 +125,8 @@ export class FcLink extends EventEmitter<FcLinkEvents> {
     });
     this.core = this.makeCore(componentId);
     this.commands = new CommandSender(this.core);
-    this.params = new ParamClient(this.core, opts.params);
+    const window = this.spec.kind === 'serial' ? DEFAULT_SET_WINDOW : NETWORK_SET_WINDOW;
+    this.params = new ParamClient(this.core, { window, ...opts.params });
     this.gimbal = new GimbalClient(this.core, this.commands);
     this.connection = new Reconnector(this.spec, opts.reconnect, {
       onOpen: (t) => this.onTransportOpen(t),
