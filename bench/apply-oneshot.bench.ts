@@ -7,7 +7,7 @@ import type { AimConfig } from '../protocol/index.js';
 import { launcherCommand } from '../test/support/launcher.js';
 import { ROOT } from '../test/support/procs.js';
 import { hasSitl, SITL_DIR, startSitl } from '../test/support/sitl.js';
-import { openRawLink, twentyParams } from './fc-floors.js';
+import { openRawLink, settle, twentyParams } from './fc-floors.js';
 import { stats, table } from './report.js';
 
 // One-shot `aim-agent apply protocol/examples/full.json` against ArduPilot SITL (TCP), run the way the
@@ -78,6 +78,7 @@ async function main(): Promise<number> {
     return 1;
   }
   const sitl = await startSitl({ teardown: (fn) => void cleanups.push(fn) });
+  await settle();
   const raw = await openRawLink(sitl.link2);
   cleanups.push(() => raw.close());
   const settable = MOUNT_PARAMS.filter((p) => !p.readOnly && !p.rebootRequired);

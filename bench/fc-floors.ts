@@ -107,3 +107,13 @@ export function twentyParams(which: 0 | 1, mount: readonly { name: string; type:
     { name: 'LAND_SPEED', type: 'INT16', value: which === 0 ? 50 : 60 },
   ];
 }
+
+/**
+ * A freshly booted SITL is busy for its first seconds (sensor and EKF start-up): commands then ack in
+ * 10–25 ms instead of 1–6 ms. Benches let it settle before they measure.
+ */
+export const SITL_SETTLE_MS = 8000;
+
+export function settle(ms = SITL_SETTLE_MS): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

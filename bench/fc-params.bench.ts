@@ -3,7 +3,7 @@ import { openFcLink, type FcLink, type ParamSetItem } from '../agent/fc/index.js
 import { MOUNT_PARAMS } from '../protocol/param-table.js';
 import { hasTool, ptyPair, spawnTs, type Teardown } from '../test/support/index.js';
 import { hasSitl, SITL_DIR, startSitl } from '../test/support/sitl.js';
-import { openRawLink, twentyParams } from './fc-floors.js';
+import { openRawLink, settle, twentyParams } from './fc-floors.js';
 
 // Set 20 parameters (all of them exist on ArduCopter 4.7) and compare ways of doing it, medians of RUNS,
 // interleaved in the same run. `--fc sim` (default): fc-sim over a socat pty with --baud-limit,
@@ -120,6 +120,7 @@ async function runSitl() {
   const cleanups: (() => unknown)[] = [];
   try {
     const sitl = await startSitl({ teardown: (fn) => void cleanups.push(fn) });
+    await settle();
     const raw = await openRawLink(sitl.link2);
     cleanups.push(() => raw.close());
     const link = await openFcLink(sitl.link, { reconnect: { minMs: 100, maxMs: 500 } });
