@@ -89,6 +89,8 @@ export class MqttSession extends EventEmitter<SessionEvents> {
     const client = mqtt.connect(b.url, options);
     this.client = client;
     client.on('connect', (connack) => {
+      // Nagle off: an ack written behind the status and reported publishes otherwise waits for the broker's delayed ACK (~25 ms).
+      (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
       this.attempt = 0;
       const sessionPresent = connack.sessionPresent;
       this.log.info({ sessionPresent, url: b.url }, 'broker connected');
