@@ -24,12 +24,17 @@ interface Scenario {
   /** Targets from the issue; undefined = report only. */
   maxLbRatio?: number;
   minSpeedup?: number;
+  /** fc-sim impairments: frame loss and byte-corruption probabilities. */
+  loss?: number;
+  corrupt?: number;
 }
 
 const SCENARIOS: Scenario[] = [
   { name: '57600', baud: 57600, latencyMs: 0, maxLbRatio: 1.5, minSpeedup: 1.8 },
   { name: '57600 + 20 ms latency', baud: 57600, latencyMs: 20, minSpeedup: 4 },
   { name: '921600', baud: 921600, latencyMs: 0 },
+  // A lossy radio: report only. Every parameter must still verify (timedRun throws otherwise).
+  { name: '57600, 10 % loss + 0.1 % corruption', baud: 57600, latencyMs: 0, loss: 0.1, corrupt: 0.001 },
 ];
 
 /** The 17 settable MNT1_* mapping parameters and three more, two alternating value sets. */
@@ -71,6 +76,8 @@ async function runScenario(sc: Scenario) {
     const pty = await ptyPair(t);
     const simArgs = ['--link', `serial:${pty.a}:${sc.baud}`, '--baud-limit', '--log-level', 'warn'];
     if (sc.latencyMs > 0) simArgs.push('--latency', String(sc.latencyMs));
+    if (sc.loss !== undefined) simArgs.push('--loss', String(sc.loss));
+    if (sc.corrupt !== undefined) simArgs.push('--corrupt', String(sc.corrupt));
     const sim = spawnTs(t, 'sim/bin/fc-sim.ts', simArgs);
     await sim.waitForLine(/^fc-sim ready /, 30_000);
     const link = await openFcLink(`serial:${pty.b}:${sc.baud}`, { reconnect: { minMs: 100, maxMs: 500 } });
