@@ -1,11 +1,18 @@
+import { parseArgs } from 'node:util';
 import { openFcLink, type FcLink, type ParamSetItem } from '../agent/fc/index.js';
 import { MOUNT_PARAMS } from '../protocol/param-table.js';
 import { hasTool, ptyPair, spawnTs, type Teardown } from '../test/support/index.js';
+import { hasSitl, SITL_DIR, startSitl } from '../test/support/sitl.js';
+import { openRawLink, settle, twentyParams } from './fc-floors.js';
 
-// Set 20 parameters through fc-sim over a socat pty with --baud-limit: pipelined (setMany's window) vs
-// one at a time (set, wait for the echo, next: MAVSDK's way), interleaved in the same run, medians of
-// RUNS each. The wire-time lower bound is max(bytes sent, bytes received) × 10 / baud, from the bytes
-// the link counted on the wire during the run. Prints one JSON line, then a markdown table.
+// Set 20 parameters (all of them exist on ArduCopter 4.7) and compare ways of doing it, medians of RUNS,
+// interleaved in the same run. `--fc sim` (default): fc-sim over a socat pty with --baud-limit,
+// pipelined (setMany's window) vs one at a time (set, wait for the echo, next: MAVSDK's way); the
+// wire-time lower bound is max(bytes sent, bytes received) × 10 / baud, from the bytes the link counted.
+// `--fc sitl`: ArduPilot SITL (`../shared/sitl/sitl start --wipe`) over TCP: the raw pipelined floor
+// (20 PARAM_SETs back to back on SITL's second port, every echo awaited), raw one at a time, and the
+// agent's push (setMany on the first port); target push ≤ 1.5 × the raw floor. `--fc all`: both.
+// Prints one JSON line, then a markdown table.
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 11);
 const WARMUP = 2;
@@ -17,32 +24,23 @@ interface Scenario {
   /** Targets from the issue; undefined = report only. */
   maxLbRatio?: number;
   minSpeedup?: number;
+  /** fc-sim impairments: frame loss and byte-corruption probabilities. */
+  loss?: number;
+  corrupt?: number;
 }
 
 const SCENARIOS: Scenario[] = [
   { name: '57600', baud: 57600, latencyMs: 0, maxLbRatio: 1.5, minSpeedup: 1.8 },
   { name: '57600 + 20 ms latency', baud: 57600, latencyMs: 20, minSpeedup: 4 },
   { name: '921600', baud: 921600, latencyMs: 0 },
+  // A lossy radio: report only. Every parameter must still verify (timedRun throws otherwise).
+  { name: '57600, 10 % loss + 0.1 % corruption', baud: 57600, latencyMs: 0, loss: 0.1, corrupt: 0.001 },
 ];
 
 /** The 17 settable MNT1_* mapping parameters and three more, two alternating value sets. */
 function paramSets(): [ParamSetItem[], ParamSetItem[]] {
-  const base = MOUNT_PARAMS.filter((p) => !p.readOnly && !p.rebootRequired);
-  const extra: { name: string; type: 'REAL32' | 'INT16'; a: number; b: number }[] = [
-    { name: 'PILOT_THR_FILT', type: 'REAL32', a: 1, b: 2 },
-    { name: 'PILOT_TKOFF_ALT', type: 'REAL32', a: 100, b: 200 },
-    { name: 'LAND_SPEED', type: 'INT16', a: 50, b: 60 },
-  ];
-  const pick = (p: (typeof base)[number], which: 0 | 1): number => {
-    const lo = p.min ?? 0;
-    const hi = p.max ?? 1;
-    return p.type === 'REAL32' ? lo + (hi - lo) * (which === 0 ? 0.25 : 0.75) : Math.round(lo + (hi - lo) * (which === 0 ? 0.25 : 0.75));
-  };
-  const make = (which: 0 | 1): ParamSetItem[] => [
-    ...base.map((p) => ({ name: p.name, value: pick(p, which), type: p.type })),
-    ...extra.map((e) => ({ name: e.name, value: which === 0 ? e.a : e.b, type: e.type })),
-  ];
-  return [make(0), make(1)];
+  const settable = MOUNT_PARAMS.filter((p) => !p.readOnly && !p.rebootRequired);
+  return [twentyParams(0, settable), twentyParams(1, settable)];
 }
 
 interface Run {
@@ -78,6 +76,8 @@ async function runScenario(sc: Scenario) {
     const pty = await ptyPair(t);
     const simArgs = ['--link', `serial:${pty.a}:${sc.baud}`, '--baud-limit', '--log-level', 'warn'];
     if (sc.latencyMs > 0) simArgs.push('--latency', String(sc.latencyMs));
+    if (sc.loss !== undefined) simArgs.push('--loss', String(sc.loss));
+    if (sc.corrupt !== undefined) simArgs.push('--corrupt', String(sc.corrupt));
     const sim = spawnTs(t, 'sim/bin/fc-sim.ts', simArgs);
     await sim.waitForLine(/^fc-sim ready /, 30_000);
     const link = await openFcLink(`serial:${pty.b}:${sc.baud}`, { reconnect: { minMs: 100, maxMs: 500 } });
@@ -122,14 +122,85 @@ async function runScenario(sc: Scenario) {
 
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
+/** ArduPilot SITL over TCP: raw floors on link2, the agent's push on link, interleaved. */
+async function runSitl() {
+  const cleanups: (() => unknown)[] = [];
+  try {
+    const sitl = await startSitl({ teardown: (fn) => void cleanups.push(fn) });
+    await settle();
+    const raw = await openRawLink(sitl.link2);
+    cleanups.push(() => raw.close());
+    const link = await openFcLink(sitl.link, { reconnect: { minMs: 100, maxMs: 500 } });
+    cleanups.push(() => link.close());
+    await link.waitForVehicle({ timeoutMs: 15_000 });
+    const settable = MOUNT_PARAMS.filter((p) => !p.readOnly && !p.rebootRequired);
+    const rawPipe: number[] = [];
+    const rawSerial: number[] = [];
+    const push: number[] = [];
+    const pushSerial: number[] = [];
+    for (let i = 0; i < WARMUP + RUNS; i++) {
+      const a = twentyParams(i % 2 === 0 ? 0 : 1, settable);
+      const b = twentyParams(i % 2 === 0 ? 1 : 0, settable);
+      const r1 = await raw.pipelined(a);
+      const r2 = await raw.oneAtATime(b);
+      const p = await timedRun(link, a, link.params.defaults.window, 0);
+      const s = await timedRun(link, b, 1, 0);
+      if (i >= WARMUP) rawPipe.push(r1), rawSerial.push(r2), push.push(p.ms), pushSerial.push(s.ms);
+    }
+    const floor = median(rawPipe);
+    const pushMs = median(push);
+    return {
+      scenario: 'SITL over TCP',
+      params: 20,
+      window: link.params.defaults.window,
+      runs: RUNS,
+      rawPipelinedMs: round(floor, 2),
+      rawOneAtATimeMs: round(median(rawSerial)),
+      pushMs: round(pushMs, 2),
+      pushOneAtATimeMs: round(median(pushSerial)),
+      pushOverFloor: round(pushMs / floor, 2),
+      target: 'push ≤ 1.5 × raw pipelined floor',
+      pass: pushMs <= 1.5 * floor,
+    };
+  } finally {
+    for (const fn of cleanups.reverse()) await fn();
+  }
+}
+
 async function main(): Promise<number> {
-  if (!hasTool('socat')) {
-    process.stderr.write('fc-params bench needs socat: apt-get install -y socat\n');
-    return 1;
+  const { values } = parseArgs({ options: { fc: { type: 'string', default: 'sim' } } });
+  const fc = values.fc ?? 'sim';
+  if (!['sim', 'sitl', 'all'].includes(fc)) {
+    process.stderr.write(`--fc sim|sitl|all, got ${fc}\n`);
+    return 2;
   }
   const results = [];
-  for (const sc of SCENARIOS) results.push(await runScenario(sc));
-  process.stdout.write(JSON.stringify({ bench: 'fc-params', results }) + '\n\n');
+  const sitlResults = [];
+  if (fc !== 'sitl') {
+    if (!hasTool('socat')) {
+      process.stderr.write('fc-params bench needs socat: apt-get install -y socat\n');
+      return 1;
+    }
+    for (const sc of SCENARIOS) results.push(await runScenario(sc));
+  }
+  if (fc !== 'sim') {
+    if (!hasSitl()) {
+      process.stderr.write(`fc-params --fc ${fc} needs ArduPilot SITL at ${SITL_DIR}\n`);
+      return 1;
+    }
+    sitlResults.push(await runSitl());
+  }
+  process.stdout.write(JSON.stringify({ bench: 'fc-params', results, sitl: sitlResults }) + '\n\n');
+  for (const r of sitlResults) {
+    process.stdout.write(
+      [
+        '| FC | raw pipelined floor (link2) | raw one at a time | agent push (window ' + r.window + ') | agent one at a time | push / floor | target | pass |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- |',
+        `| ${r.scenario} | ${r.rawPipelinedMs} ms | ${r.rawOneAtATimeMs} ms | ${r.pushMs} ms | ${r.pushOneAtATimeMs} ms | ${r.pushOverFloor} | ≤ 1.5 | ${r.pass ? 'yes' : 'NO'} |`,
+      ].join('\n') + '\n\n',
+    );
+  }
+  if (results.length === 0) return sitlResults.every((r) => r.pass) ? 0 : 1;
   const rows = [
     '| scenario | window | pipelined ms | one-at-a-time ms | wire lower bound ms | pipelined / bound | one-at-a-time / bound | speedup | target | pass |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -141,7 +212,7 @@ async function main(): Promise<number> {
     }),
   ];
   process.stdout.write(rows.join('\n') + '\n');
-  return results.every((r) => r.pass) ? 0 : 1;
+  return results.every((r) => r.pass) && sitlResults.every((r) => r.pass) ? 0 : 1;
 }
 
 process.exitCode = await main();

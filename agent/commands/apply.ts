@@ -1,8 +1,9 @@
-import { readNamedFile, type Ack } from '../../protocol/index.js';
+import { configToFcParams, readNamedFile, type Ack } from '../../protocol/index.js';
 import { COMMON_OPTIONS, EXIT_FAILED, EXIT_OK, parseCommandArgs, UsageError, type CliIO } from '../cli-io.js';
-import { openFcLink } from '../fc/index.js';
+import { openFcLink, type FcLink } from '../fc/index.js';
 import { parseLinkString } from '../fc/link-string.js';
 import { createLogger, silentLogger } from '../log.js';
+import { intake, type IntakeContext } from '../pipeline/intake.js';
 import { ApplyPipeline } from '../pipeline/pipeline.js';
 import type { LockPort } from '../pipeline/ports.js';
 import { DEFAULT_SETTINGS_PATH } from '../settings.js';
@@ -45,16 +46,18 @@ export async function applyCommand(argv: string[], io: CliIO): Promise<number> {
   const trusted = loadTrustedKeyFiles([...(settings?.security.trustedKeys ?? []), ...(values.trust ?? [])]);
   const requireSignature = values['allow-unsigned'] ? false : (settings?.security.requireSignature ?? true);
 
-  const store = new AimStore({ stateDir, logger: log });
-  await store.init();
-  const locksmith = new Locksmith({ stateDir, ttlMs: (settings?.lock.ttlS ?? 10) * 1000, logger: log, command: 'aim-agent apply' });
-  await locksmith.reclaimStale();
-  // Run by `aim-agent lock run`: the lock is already ours (the parent holds it); taking it again would
-  // wait forever. Only the parent's secret capability hands it over; AIM_LOCK_TOKEN is public and grants nothing.
-  const capability = io.env.AIM_LOCK_CAPABILITY;
-  const lock: LockPort = capability === undefined || capability === '' ? locksmith : { acquire: () => locksmith.borrow(capability) };
+  // The link opens first, so connecting and the FC's first answers overlap the rest of the start-up.
   const fc = await openFcLink(link, { logger: log, ...fcSigningOptions(settings?.fc) });
+  let locksmith: Locksmith | undefined;
   try {
+    const store = new AimStore({ stateDir, logger: log });
+    await store.init();
+    const smith = (locksmith = new Locksmith({ stateDir, ttlMs: (settings?.lock.ttlS ?? 10) * 1000, logger: log, command: 'aim-agent apply' }));
+    await smith.reclaimStale();
+    // Run by `aim-agent lock run`: the lock is already ours (the parent holds it); taking it again would
+    // wait forever. Only the parent's secret capability hands it over; AIM_LOCK_TOKEN is public and grants nothing.
+    const capability = io.env.AIM_LOCK_CAPABILITY;
+    const lock: LockPort = capability === undefined || capability === '' ? smith : { acquire: () => smith.borrow(capability) };
     const pipeline = new ApplyPipeline({
       droneId: values.drone ?? settings?.droneId ?? 'local',
       trusted,
@@ -74,6 +77,7 @@ export async function applyCommand(argv: string[], io: CliIO): Promise<number> {
       acks.push(ack);
       if (ack.status === 'deferred') io.err(`deferred: ${ack.reason ?? ''}\n`);
     });
+    await prefetch(fc, raw, { trusted, requireSignature, droneId: values.drone ?? settings?.droneId ?? 'local', now: Date.now() });
     pipeline.submit(raw);
     await pipeline.idle();
     const final = acks[acks.length - 1];
@@ -90,7 +94,26 @@ export async function applyCommand(argv: string[], io: CliIO): Promise<number> {
     for (const e of final.errors) io.err(`${e.path}: ${e.message}\n`);
     return ok ? EXIT_OK : EXIT_FAILED;
   } finally {
-    await locksmith.close();
+    await locksmith?.close();
     await fc.close();
+  }
+}
+
+/**
+ * Read the config's parameters as soon as the FC is up, before the pipeline asks: the pipeline then
+ * finds every value cached since the link came up and skips its own read (the service's path with a
+ * warm cache). ArduPilot answers reads five per ~100 ms, so this read is most of a one-shot apply; here
+ * it starts the moment the link is up. Any failure only means the pipeline reads for itself.
+ */
+async function prefetch(fc: FcLink, raw: Buffer, ctx: IntakeContext): Promise<void> {
+  const checked = intake(raw, ctx);
+  if (!('config' in checked) || checked.config.apply?.dryRun === true) return;
+  const names = configToFcParams(checked.config).map((p) => p.name);
+  if (names.length === 0) return;
+  try {
+    await fc.waitForVehicle({ timeoutMs: 10_000 });
+    await fc.params.getMany(names);
+  } catch {
+    // The pipeline reads again and reports what it finds.
   }
 }

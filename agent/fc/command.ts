@@ -1,3 +1,4 @@
+import { judgeSilence } from './absence.js';
 import type { LinkCore } from './link-core.js';
 import { CommandAck, CommandInt, CommandLong, MavResult } from './messages.js';
 import { OpScope } from './op-scope.js';
@@ -38,7 +39,10 @@ export interface CommandSpec {
 export interface CommandOptions {
   /** Wait for an ack this long per attempt (default 1000 ms). */
   timeoutMs?: number;
-  /** Sends in total before giving up with `timeout` (default 3, as MAVSDK and MAVProxy). */
+  /**
+   * Sends in total before giving up with `timeout` (default 3, as MAVSDK and MAVProxy); more, up to 10,
+   * on a link that is losing frames (absence.ts), so that a lossy link is not taken for a silent FC.
+   */
   retries?: number;
   /** After IN_PROGRESS, wait this long for the final ack, restarted by every further IN_PROGRESS (default 10 s). */
   inProgressTimeoutMs?: number;
@@ -89,7 +93,7 @@ export class CommandSender {
       scope.check();
       let attempts = 0;
       let confirmation = 0;
-      while (attempts < retries) {
+      while (judgeSilence(this.core.wire(), retries, attempts) === 'again') {
         attempts++;
         this.transmit(spec, confirmation++);
         let ack = await this.waitAck(scope, spec.command, timeoutMs);

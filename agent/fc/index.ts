@@ -14,6 +14,7 @@ export type { Vehicle } from './vehicle-tracker.js';
 export {
   ParamClient,
   DEFAULT_SET_WINDOW,
+  NETWORK_SET_WINDOW,
   DEFAULT_READ_WINDOW,
   type ParamOutcome,
   type ParamSetResult,

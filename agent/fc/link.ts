@@ -11,7 +11,7 @@ import type { LinkCore } from './link-core.js';
 import { formatLinkString, parseLinkString, type LinkSpec } from './link-string.js';
 import { CommandLong, Heartbeat, MavAutopilot, MavCmd, MavComponent, MavState, MavType, StatusText } from './messages.js';
 import { chooseEncoding, type ParamEncoding } from './param-encoding.js';
-import { ParamClient, type ParamClientDefaults } from './params.js';
+import { DEFAULT_SET_WINDOW, NETWORK_SET_WINDOW, ParamClient, type ParamClientDefaults } from './params.js';
 import { Signing } from './signing.js';
 import { Reconnector } from './reconnector.js';
 import type { Transport } from './transport.js';
@@ -45,6 +45,12 @@ export interface FcLinkOptions {
 
 /** While no FC is known, ask again for a HEARTBEAT this often (a lossy link may eat the first ask). */
 const HEARTBEAT_ASK_MS = 250;
+/**
+ * An FC that has been silent this long (a 1 Hz heartbeat is late) is asked for a HEARTBEAT every
+ * HEARTBEAT_ASK_MS until a frame comes: on a link corrupting a third of its frames, eight asks before the
+ * 3 s timeout make a false link-down rare where three lost heartbeats in a row were not.
+ */
+const SILENCE_ASK_AFTER_MS = 1100;
 
 /** The link's health: the wire counters (frames, bytes, CRC errors, sequence gaps, signatures) and more. */
 export interface LinkStatus extends WireCounters {
@@ -92,6 +98,7 @@ export class FcLink extends EventEmitter<FcLinkEvents> {
   private decoder: FrameDecoder | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private askTimer: NodeJS.Timeout | undefined;
+  private silenceTimer: NodeJS.Timeout | undefined;
   private lastError: string | null = null;
   /** Answers from the FC to our requests on this connection: proof that it hears us (see absence.ts). */
   private answers = 0;
@@ -118,7 +125,8 @@ export class FcLink extends EventEmitter<FcLinkEvents> {
     });
     this.core = this.makeCore(componentId);
     this.commands = new CommandSender(this.core);
-    this.params = new ParamClient(this.core, opts.params);
+    const window = this.spec.kind === 'serial' ? DEFAULT_SET_WINDOW : NETWORK_SET_WINDOW;
+    this.params = new ParamClient(this.core, { window, ...opts.params });
     this.gimbal = new GimbalClient(this.core, this.commands);
     this.connection = new Reconnector(this.spec, opts.reconnect, {
       onOpen: (t) => this.onTransportOpen(t),
@@ -137,6 +145,7 @@ export class FcLink extends EventEmitter<FcLinkEvents> {
     if (this.heartbeatTimer !== undefined || this.closeCtl.signal.aborted) return;
     this.connection.start();
     this.heartbeatTimer = setInterval(() => this.sendHeartbeat(), this.opts.heartbeatIntervalMs ?? 1000);
+    if (this.opts.requestHeartbeat !== false) this.silenceTimer = setInterval(() => this.askIfSilent(), HEARTBEAT_ASK_MS);
   }
 
   get vehicle(): Vehicle | undefined {
@@ -219,6 +228,7 @@ export class FcLink extends EventEmitter<FcLinkEvents> {
     if (!this.closeCtl.signal.aborted) this.closeCtl.abort();
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.askTimer);
+    clearInterval(this.silenceTimer);
     await this.connection.close();
     this.decoder?.destroy();
     this.decoder = undefined;
@@ -336,13 +346,23 @@ export class FcLink extends EventEmitter<FcLinkEvents> {
     clearTimeout(this.askTimer);
     this.askTimer = undefined;
     if (this.tracker.vehicle !== undefined || times <= 0 || this.closeCtl.signal.aborted) return;
+    this.requestHeartbeat(0, 0);
+    this.askTimer = setTimeout(() => this.askForHeartbeat(times - 1), HEARTBEAT_ASK_MS);
+  }
+
+  private askIfSilent(): void {
+    const silence = this.tracker.silenceMs();
+    const v = this.tracker.vehicle;
+    if (silence !== null && silence >= SILENCE_ASK_AFTER_MS && v !== undefined) this.requestHeartbeat(v.systemId, v.componentId);
+  }
+
+  private requestHeartbeat(targetSystem: number, targetComponent: number): void {
     const m = new CommandLong();
-    m.targetSystem = 0;
-    m.targetComponent = 0;
+    m.targetSystem = targetSystem;
+    m.targetComponent = targetComponent;
     m.command = MavCmd.REQUEST_MESSAGE;
     m._param1 = Heartbeat.MSG_ID;
     this.send(m);
-    this.askTimer = setTimeout(() => this.askForHeartbeat(times - 1), HEARTBEAT_ASK_MS);
   }
 
   private onTransportClose(err: Error | undefined): void {

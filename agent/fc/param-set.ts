@@ -186,8 +186,10 @@ function sendAll(
       if (s.done) return;
       // Any echo that was not the wanted value may be a stale one or a vector sibling: send again, and on a
       // lossy link as often as it takes for silence to mean something (absence.ts).
-      // An echo of any value shows the FC hears the sets: then the caller's retries are enough.
-      if (s.attempts < o.retries || (s.lastEcho === undefined && client.judgeSilence(o.retries, s.attempts) === 'again')) return transmit(s);
+      // On a lossy link, more: an echo of the old value may be a late answer to a read rather than the FC
+      // hearing this set, and an FC's own parser can swallow several frames behind one corrupted header
+      // (ArduPilot's, like node-mavlink's, waits for the length a header claims before it checks the CRC).
+      if (s.attempts < o.retries || client.judgeSilence(o.retries, s.attempts) === 'again') return transmit(s);
       if (s.e.readMissing && s.lastEcho === undefined) return finish(s, 'unknown', null, 'no PARAM_VALUE for this name, to reads or sets');
       // Out of attempts: a read by name says what the FC holds now (a lost echo of a good set is still a good set).
       s.verifying = true;

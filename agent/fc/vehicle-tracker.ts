@@ -66,6 +66,7 @@ export class VehicleTracker {
   private current: Vehicle | undefined;
   private alive = false;
   private lastAt: number | undefined;
+  private lastFrameAt: number | undefined;
   private timer: unknown;
 
   constructor(
@@ -94,7 +95,14 @@ export class VehicleTracker {
 
   /** Any other valid frame: from the tracked FC while it is up, it counts as a sign of life. */
   handleFrame(sysid: number, compid: number): void {
-    if (this.alive && this.isVehicle(sysid, compid)) this.arm();
+    if (!this.alive || !this.isVehicle(sysid, compid)) return;
+    this.lastFrameAt = this.timers.now();
+    this.arm();
+  }
+
+  /** Milliseconds since the last valid frame of any kind from the FC while up; null while down. */
+  silenceMs(): number | null {
+    return this.alive && this.lastFrameAt !== undefined ? this.timers.now() - this.lastFrameAt : null;
   }
 
   handleHeartbeat(sysid: number, compid: number, hb: HeartbeatFields): void {
@@ -106,6 +114,7 @@ export class VehicleTracker {
     const same = prev !== undefined && prev.systemId === sysid && prev.componentId === compid;
     this.current = { systemId: sysid, componentId: compid, autopilot: hb.autopilot, type: hb.type, armed, ...pick(hb) };
     this.lastAt = this.timers.now();
+    this.lastFrameAt = this.lastAt;
     this.arm();
     const v = this.current;
     if (!this.alive) {

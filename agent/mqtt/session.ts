@@ -115,6 +115,8 @@ export class MqttSession extends EventEmitter<SessionEvents> {
     const client = (this.opts.connect ?? ((url, o) => mqtt.connect(url, o) as unknown as SessionClient))(b.url, options);
     this.client = client;
     client.on('connect', (connack) => {
+      // Nagle off: an ack written behind the status and reported publishes otherwise waits for the broker's delayed ACK (~25 ms).
+      (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
       this.attempt = 0;
       this.lastDelay = undefined;
       const sessionPresent = connack.sessionPresent;
