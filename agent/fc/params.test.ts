@@ -180,7 +180,10 @@ t.test('denied without the STATUSTEXT: the FC answers every set with the old val
   const link = await testLink(t, l, { params: { timeoutMs: 100 } });
   proxy.rules.dropDown = (f) => f.msgid === common.StatusText.MSG_ID;
   const [r] = await link.params.setMany([MNT('MNT1_DEVID', 5)]);
-  t.match(r, { result: 'denied', got: 0, attempts: 3 });
+  t.match(r, { result: 'denied', got: 0 });
+  // The dropped STATUSTEXTs are sequence gaps, i.e. a link seen losing frames: more attempts than the
+  // clean-link 3 are asked for before the old value is taken as the answer (agent/fc/absence.ts).
+  t.ok(r!.attempts >= 3 && r!.attempts <= 10, `attempts ${r!.attempts} within the caller's 3 and the cap of 10`);
 });
 
 t.test('unknown parameter and reboot-required enable', async (t) => {
