@@ -150,6 +150,13 @@ export class ApplyPipeline extends EventEmitter<PipelineEvents> {
       this.log.info({ version: job.config.version, id: job.config.id }, 'desired message repeats the one in progress; ignored');
       return;
     }
+    // An older config than the one waiting (a retained re-delivery behind a session's queued newer one)
+    // must not supersede it: the retained copy is ignored, anything else rejected as stale.
+    if (this.queued !== undefined && job.config.version < this.queued.config.version) {
+      const newer = this.queued.config.version;
+      if (meta.retained !== true) this.emitAck(subjectOf(job), { status: 'rejected', stage: 'version', code: 'AIM_ERR_STALE', reason: `version ${job.config.version} is older than the queued version ${newer}`, errors: [{ path: 'version', message: `must be greater than ${newer}` }] }, receivedAt, meta);
+      return;
+    }
     const replaced = this.queued;
     this.queued = job;
     if (replaced !== undefined) this.supersede(replaced, job);
@@ -198,6 +205,9 @@ export class ApplyPipeline extends EventEmitter<PipelineEvents> {
   private kick(): void {
     if (this.running !== undefined) return;
     this.running = (async () => {
+      // Let a burst in (a session's queued messages at reconnect, the messages held for boot
+      // reconciliation): a newer desired then supersedes an older one before the older one is applied.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       try {
         while ((this.queued !== undefined || this.tasks.length > 0) && !this.closed) {
           const task = this.tasks.shift();
