@@ -14,4 +14,7 @@ export { readStateFile, writeStateFile, StateSaver } from './rollout/state-file.
 export type { DroneRecord, DroneState, RollbackState, RolloutState, RolloutResult } from './rollout/state.js';
 export type { ProgressEvent, RunStats, SummaryRow } from './rollout/events.js';
 export { TtyProgress, jsonProgress, summaryTable, type ProgressSink } from './rollout/progress.js';
-export { statusRow, statusTable, type StatusRow } from './commands/status.js';
+export { fleetTarget, statusRow, statusTable, type StatusRow } from './commands/status.js';
+export { unknownFinal } from './rollout/restore.js';
+export { stateDir } from './state-dir.js';
+export { AIMCTL_VERSION } from './version.js';

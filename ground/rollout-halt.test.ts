@@ -128,3 +128,54 @@ t.test('aimctl SIGKILLed between the halt and the clean-up: --resume finishes th
   t.same(drones.get('d3')!.history.map((c) => c.version), [1, 2], 'd3 applied it and keeps it (no --rollback)');
   t.equal((await readStateFile(stateFile)).phase, 'done');
 });
+
+t.test('the broker and aimctl crash together between the halt and the clean-up: --resume finishes it', async (t) => {
+  const ws = workspace(t);
+  // Mosquitto saves its database on every change, so a SIGKILL keeps retained messages and sessions.
+  const broker = await startBroker(t, { persistence: true, extraConfig: ['autosave_on_changes true', 'autosave_interval 1'] });
+  const drones = await startFakeDrones(t, { brokerUrl: broker.url, trusted: [ws.publicKey], applyDelayMs: 5 }, ids(3));
+  await seedFleet(broker.url, drones, SEED, ws.privateKey);
+  drones.get('d3')!.behaviour = 'fail';
+  const stateFile = `${ws.dir}/state.json`;
+  const proc = spawnTs(t, 'ground/bin/aimctl.ts', ['rollout', ws.file('next.json', NEXT), '--drones', ids(3).join(','), '--canary', '1', '--waves', '100%', '--timeout', '10', '--rollback', '--json', '--key', ws.keyPath, '--broker', broker.url, '--state', stateFile], {
+    env: { ...process.env, AIMCTL_LOG_LEVEL: 'error', AIMCTL_FAILPOINT: 'restore-recorded' },
+  });
+  await proc.waitForLine(/failpoint restore-recorded reached/, 20000);
+  await broker.stop('SIGKILL');
+  proc.kill('SIGKILL');
+  await proc.exited;
+  await broker.restart();
+  await startBrokerAccepting(broker.port);
+  // The drones' connections died with the broker; they come back to their persistent sessions.
+  for (const d of drones.values()) {
+    await d.kill();
+    await d.start();
+  }
+  // What the crash kept of the last second is the broker's business; the state file knows what is owed.
+  drones.get('d3')!.behaviour = 'apply';
+  const run = await aimctl(['rollout', '--resume', stateFile, '--json', '--key', ws.keyPath]);
+  t.equal(run.code, 1, run.err);
+  const s = summaryOf(run);
+  t.equal(s.result, 'rolled-back');
+  for (const d of ids(3)) {
+    t.equal(s.byDrone.get(d)!.rollback, 'restored', d);
+    t.same(desiredOf((await retainedSnapshot(broker.url, [d]))[d]!.desired), { version: 3, id: 'seed' }, `${d}'s retained desired is the rollback`);
+    t.equal(plain(drones.get(d)!.applied!.config), plain(SEED), `${d} runs the seed again`);
+  }
+  t.notOk(drones.get('d3')!.history.some((c) => c.id === 'next'), 'the failed drone never applied the halted config');
+});
+
+/** Mosquitto logs "running" just before it accepts: wait until a TCP connect succeeds. */
+async function startBrokerAccepting(port: number): Promise<void> {
+  const { connect } = await import('node:net');
+  await waitFor(
+    'the restarted broker to accept',
+    () =>
+      new Promise<boolean>((resolve) => {
+        const s = connect(port, '127.0.0.1');
+        s.once('connect', () => (s.destroy(), resolve(true)));
+        s.once('error', () => resolve(false));
+      }),
+    { timeoutMs: 10000, intervalMs: 20 },
+  );
+}

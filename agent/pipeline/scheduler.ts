@@ -92,6 +92,9 @@ export class Scheduler<J extends SchedJob> {
   private kick(): void {
     if (this.running !== undefined || this.closedFlag) return;
     this.running = (async () => {
+      // Let a burst in (a session's queued messages at reconnect, the messages held for boot
+      // reconciliation): a newer desired then supersedes an older one before the older one is applied.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       try {
         while ((this.queued !== undefined || this.tasks.length > 0) && !this.closedFlag) {
           const task = this.tasks.shift();

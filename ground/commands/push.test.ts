@@ -80,3 +80,14 @@ t.test('push usage errors exit 2; an unreachable broker exits 1', async (t) => {
   t.equal(down.code, 1);
   t.match(down.err, /AIM_ERR_BROKER/);
 });
+
+t.test('push: a config without version gets the next one', async (t) => {
+  const ws = workspace(t);
+  const broker = await startBroker(t);
+  const drones = await startFakeDrones(t, { brokerUrl: broker.url, trusted: [ws.publicKey], applyDelayMs: 5 }, ['p1']);
+  await seedFleet(broker.url, drones, aimConfig('seed', -90, { version: 5 }), ws.privateKey);
+  const { version: _v, ...noVersion } = aimConfig('no-version', -50);
+  const run = await aimctl(['push', ws.file('nov.json', noVersion), '--drone', 'p1', '--timeout', '5'], { env: { AIMCTL_BROKER: broker.url, AIMCTL_KEY: ws.keyPath } });
+  t.equal(run.code, 0, run.err);
+  t.equal(drones.get('p1')!.applied!.config.version, 6, 'one above the version the drone has');
+});

@@ -113,10 +113,10 @@ export async function runRestore(state: RolloutState, deps: EngineDeps): Promise
           }
         } else if (obs.via === 'ack') {
           r.state = rollbackStateForAck(obs.ack.status);
-          r.reason = ackReason(obs.ack);
+          r.reason = ackReason(obs.ack) ?? `version ${rb.version} ${obs.ack.status} in ${(obs.ack.timings.totalMs / 1000).toFixed(1)} s on the drone`;
         } else if (obs.via === 'reported') {
           r.state = 'restored';
-          r.reason = null;
+          r.reason = `version ${rb.version} applied (its retained report says so)`;
         } else {
           r.reason = r.state === 'deferred' ? 'still deferred at the timeout (vehicle armed?)' : 'no ack before the timeout';
           r.state = 'timeout';

@@ -58,6 +58,9 @@ export async function watchDrones(
     if (e !== undefined && e.acceptReported && reported.sha256 === e.sha256) settle(droneId, { via: 'reported', reported });
   };
   const onAbort = () => wake('aborted');
+  // Only the acks of drones still pending are parsed (the second copy of a settled drone's ack is not).
+  const interest = link.ackInterest;
+  link.ackInterest = (d) => pending.has(d) || interest?.(d) === true;
   link.on('ack', onAck);
   link.on('reported', onReported);
   opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -78,6 +81,7 @@ export async function watchDrones(
     return result;
   } finally {
     clearTimeout(timer);
+    link.ackInterest = interest;
     link.off('ack', onAck);
     link.off('reported', onReported);
     opts.signal?.removeEventListener('abort', onAbort);

@@ -29,8 +29,15 @@ export interface FakeDroneOptions {
   trusted: readonly KeyObject[];
   behaviour?: Behaviour;
   armed?: boolean;
-  /** How long an apply takes (ms), fixed or drawn per apply. */
-  applyDelayMs?: number | (() => number);
+  /** How long an apply takes (ms), fixed or drawn per apply (benches draw it per config). */
+  applyDelayMs?: number | ((config: AimConfig) => number);
+  /** Whether this apply fails (FC verification, rolled back), on top of `behaviour`: benches draw a failure rate. */
+  failWhen?: (config: AimConfig) => boolean;
+  /**
+   * Verification results shared by the drones of one simulator process, keyed by payload: a real drone
+   * verifies on its own CPU, so a fleet bench must not charge 2,500 signature checks to one event loop.
+   */
+  verifyCache?: Map<string, { env: ReturnType<typeof verifyEnvelope>; parsed: ReturnType<typeof parseAimConfig> }>;
   /** Wall clock (ms) for expiry checks and ack times; tests move it to simulate hours passing. */
   now?: () => number;
 }
@@ -40,6 +47,8 @@ interface Request {
   sha256: string;
   responseTopic: string | undefined;
   correlation: Buffer | undefined;
+  /** performance.now() when the message arrived: `timings.totalMs` counts from there, as the agent's does. */
+  arrivedAt: number;
 }
 
 export interface FakeDroneEvents {
@@ -102,8 +111,9 @@ export class FakeDrone extends EventEmitter<FakeDroneEvents> {
     });
     client.on('error', () => undefined);
     client.on('message', (_topic, payload, packet) => {
+      const arrivedAt = performance.now();
       this.emit('arrived');
-      void this.enqueue(() => this.onDesired(payload, packet));
+      void this.enqueue(() => this.onDesired(payload, packet, arrivedAt));
     });
     await this.publishStatus();
     await client.subscribeAsync(this.topic('desired'), { qos: 1 });
@@ -190,13 +200,13 @@ export class FakeDrone extends EventEmitter<FakeDroneEvents> {
     const c = this.client;
     if (c === undefined) return;
     const body = JSON.stringify(a);
-    await c.publishAsync(this.topic('ack'), body, { qos: 1 });
-    if (req.responseTopic !== undefined) {
-      await c.publishAsync(req.responseTopic, body, { qos: 1, ...(req.correlation !== undefined ? { properties: { correlationData: req.correlation } } : {}) });
-    }
+    await Promise.all([
+      c.publishAsync(this.topic('ack'), body, { qos: 1 }),
+      req.responseTopic === undefined ? undefined : c.publishAsync(req.responseTopic, body, { qos: 1, ...(req.correlation !== undefined ? { properties: { correlationData: req.correlation } } : {}) }),
+    ]);
   }
 
-  private async onDesired(payload: Buffer, packet: IPublishPacket): Promise<void> {
+  private async onDesired(payload: Buffer, packet: IPublishPacket, arrivedAt: number): Promise<void> {
     const base = { responseTopic: packet.properties?.responseTopic, correlation: packet.properties?.correlationData };
     // An empty retained desired: the ground withdrew it. A deferred job is dropped (superseded); nothing else.
     if (payload.length === 0) {
@@ -208,17 +218,20 @@ export class FakeDrone extends EventEmitter<FakeDroneEvents> {
       }
       return;
     }
-    const env = verifyEnvelope(payload, this.trusted, { requireSignature: true });
+    const key = this.opts.verifyCache === undefined ? '' : payload.toString('latin1');
+    const hit = this.opts.verifyCache?.get(key);
+    const env = hit?.env ?? verifyEnvelope(payload, this.trusted, { requireSignature: true });
     if (!env.ok) {
       this.emit('desired', undefined);
       return this.ack(base, 'rejected', { stage: 'verify', reason: env.errors[0]?.message ?? 'bad signature', code: 'AIM_ERR_SIGNATURE', errors: env.errors });
     }
-    const parsed = parseAimConfig(env.payload);
+    const parsed = hit?.parsed ?? parseAimConfig(env.payload);
+    this.opts.verifyCache?.set(key, { env, parsed });
     if (!parsed.ok) {
       this.emit('desired', undefined);
       return this.ack(base, 'rejected', { stage: 'validate', reason: 'invalid', code: 'AIM_ERR_INVALID', errors: parsed.errors });
     }
-    const req: Request = { ...base, config: parsed.config, sha256: parsed.sha256 };
+    const req: Request = { ...base, config: parsed.config, sha256: parsed.sha256, arrivedAt };
     this.received.push(parsed.config);
     this.emit('desired', parsed.config);
     const cfg = parsed.config;
@@ -254,20 +267,23 @@ export class FakeDrone extends EventEmitter<FakeDroneEvents> {
     if (behaviour === 'silent') return;
     if (behaviour === 'hold') await new Promise<void>((r) => this.held.push(r));
     const d = this.opts.applyDelayMs;
-    const delay = typeof d === 'function' ? d() : (d ?? 0);
-    const t0 = Date.now();
+    const delay = typeof d === 'function' ? d(req.config) : (d ?? 0);
+    const t0 = performance.now();
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
-    const timings = { totalMs: Date.now() - t0, pushMs: Date.now() - t0 };
+    const timings = { totalMs: Math.round(performance.now() - req.arrivedAt), pushMs: Math.round(performance.now() - t0) };
     if (this.behaviour === 'reject') return this.ack(req, 'rejected', { stage: 'validate', reason: 'told to reject', code: 'AIM_ERR_INVALID', timings });
-    if (this.behaviour === 'fail') {
+    if (this.behaviour === 'fail' || this.opts.failWhen?.(req.config) === true) {
       return this.ack(req, 'failed', { stage: 'push', reason: 'MNT1_PITCH_MIN: FC echoed another value', code: 'AIM_ERR_FC_VERIFY', rolledBack: true, timings });
     }
     this.applied = { config: req.config, sha256: req.sha256 };
     this.history.push(req.config);
     const reported: Reported = { version: req.config.version, id: req.config.id, sha256: req.sha256, appliedAt: new Date(this.now()).toISOString(), fc: { verified: true, drift: [] } };
-    await this.client?.publishAsync(this.topic('reported'), JSON.stringify(reported), { qos: 1, retain: true });
-    await this.publishStatus();
-    await this.ack(req, 'applied', { stage: 'done', timings });
+    // In order on the one connection (MQTT keeps a client's QoS 1 order), without a round trip each.
+    await Promise.all([
+      this.client?.publishAsync(this.topic('reported'), JSON.stringify(reported), { qos: 1, retain: true }),
+      this.publishStatus(),
+      this.ack(req, 'applied', { stage: 'done', timings }),
+    ]);
   }
 }
 
