@@ -6,7 +6,7 @@ import { startFcSim } from '../../sim/index.js';
 import { spawnCli, waitFor } from '../../test/support/index.js';
 import { Locksmith } from '../store/index.js';
 
-// A real `aim-agent apply` pushing 16 parameters to fc-sim with 400 ms one-way latency, SIGSTOPped
+// A real `aim-agent apply` pushing 32 parameters to fc-sim with 400 ms one-way latency, SIGSTOPped
 // after its first PARAM_SET reached the FC, kept stopped until another process took the (1 s TTL)
 // lock, then resumed: it must not send one more PARAM_SET (no rest of the push, no rollback).
 t.test('a holder SIGSTOPped past its TTL while pushing to a slow FC sends no PARAM_SET after it resumes', async (t) => {
@@ -15,7 +15,10 @@ t.test('a holder SIGSTOPped past its TTL while pushing to a slow FC sends no PAR
   const stateDir = join(dir, 'state');
   const sim = await startFcSim({ link: 'tcp:127.0.0.1:0', latencyMs: 400, readLatencyMs: 5 });
   t.teardown(() => sim.stop());
-  const names = ['PILOT_THR_FILT', 'PILOT_TKOFF_ALT', 'RTL_ALT', 'GPS_HDOP_GOOD', 'LAND_SPEED', 'PILOT_SPEED_UP', 'PILOT_ACCEL_Z', 'THR_DZ', 'FS_THR_VALUE', 'ANGLE_MAX', 'GCS_PID_MASK', 'RC8_OPTION', 'FLTMODE1', 'FLTMODE2', 'FLTMODE3', 'DISARM_DELAY'];
+  const names = ['PILOT_THR_FILT', 'PILOT_TKOFF_ALT', 'RTL_ALT', 'GPS_HDOP_GOOD', 'LAND_SPEED', 'PILOT_SPEED_UP', 'PILOT_ACCEL_Z', 'THR_DZ', 'FS_THR_VALUE', 'ANGLE_MAX', 'GCS_PID_MASK', 'RC8_OPTION', 'FLTMODE1', 'FLTMODE2', 'FLTMODE3', 'DISARM_DELAY',
+    // More than a TCP link's window of 20 sets in flight, so the push is still going when it is stopped.
+    'WPNAV_SPEED', 'WPNAV_RADIUS', 'WPNAV_SPEED_UP', 'WPNAV_SPEED_DN', 'WPNAV_ACCEL', 'WPNAV_ACCEL_Z', 'WPNAV_JERK', 'WPNAV_TER_MARGIN',
+    'LOIT_ANG_MAX', 'LOIT_SPEED', 'LOIT_ACC_MAX', 'LOIT_BRK_ACCEL', 'LOIT_BRK_JERK', 'LOIT_BRK_DELAY', 'CIRCLE_RADIUS', 'CIRCLE_RATE'];
   const params = Object.fromEntries(names.map((n, i) => [n, i + 3]));
   const cfgFile = join(dir, 'config.json');
   writeFileSync(cfgFile, JSON.stringify({ kind: 'aim-config', schemaVersion: 1, version: 1, id: 'fence', issuedAt: '2026-12-01T11:00:00Z', params }));

@@ -517,6 +517,14 @@ t.test('exclusive tasks run between applies', async (t) => {
   const task = r.pipeline.exclusive('task', async () => void order.push('task'));
   await task;
   await r.pipeline.idle();
-  t.same(order, ['ack 1', 'task']);
+  // The job is taken one turn after submit (a burst lets a newer desired in first), so a task queued in
+  // the same turn goes first: tasks go before queued configs, never alongside an apply.
+  t.same(order, ['task', 'ack 1']);
+  r.pipeline.submit(raw(config(2)));
+  await r.pipeline.exclusive('warm-up', async () => undefined);
+  const during = r.pipeline.exclusive('after', async () => void order.push(`task after ${r.pipeline.state}`));
+  await during;
+  await r.pipeline.idle();
+  t.same(order.slice(2), ['ack 2', 'task after idle'], 'a task asked for during an apply runs after it');
   await t.rejects(r.pipeline.exclusive('bad', async () => Promise.reject(new Error('x'))), /x/);
 });

@@ -137,6 +137,12 @@ export class ApplyPipeline extends EventEmitter<PipelineEvents> {
       this.emitAck(subjectOf(job), admitted.outcome, receivedAt, meta);
     } else if (admitted.replaced !== undefined) {
       const old = admitted.replaced;
+      // A retained re-delivery that never started (a restart, a reconnect burst) may be the config that is
+      // already applied: "superseded" would be false news about it, and the newer message speaks for the ground.
+      if (old.meta.retained === true) {
+        this.log.info({ version: old.config.version, by: job.config.version }, 'retained desired replaced before it started');
+        return;
+      }
       this.emitAck(subjectOf(old), { status: 'superseded', stage: 'queue', reason: `superseded by version ${job.config.version} (${job.config.id})` }, old.receivedAt, old.meta);
     }
   }
