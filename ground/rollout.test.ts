@@ -165,7 +165,7 @@ t.test('--rollback is refused up front when a previous config is not on the brok
   await c.publishAsync('aim/d2/config/desired', '', { qos: 1, retain: true });
   await c.endAsync();
   const run = await rollout(ws, broker.url, ws.file('next.json', NEXT), ['--drones', 'd1,d2', '--rollback']);
-  t.equal(run.code, 2, 'a missing --previous-config is a usage error (AIM_ERR_USAGE exits 2 in both CLIs)');
+  t.equal(run.code, 2, 'AIM_ERR_USAGE (it needs --previous-config) exits 2 like every usage error');
   t.match(run.err, /cannot restore d1, d2.*--previous-config/);
   t.equal(drones.get('d1')!.received.length, 1, 'nothing published');
   const ok = await rollout(ws, broker.url, ws.file('next.json', NEXT), ['--drones', 'd1,d2', '--rollback', '--previous-config', ws.file('seed.json', SEED), '--state', `${ws.dir}/s3.json`]);

@@ -72,3 +72,11 @@ t.test('lock status|break on a directory that does not exist: exit 1, not "free"
   t.match(await cli(['lock', 'status', '--state-dir', join(dir, 'file')]), { code: 1, err: /not a directory/ });
   t.match(await cli(['lock', 'status', '--state-dir', dir]), { code: 0, out: /free/ });
 });
+
+t.test('doctor on a state directory that does not exist names it as a problem', async (t) => {
+  const dir = tempDir(t);
+  const r = await cli(['doctor', '--state-dir', join(dir, 'typo')]);
+  t.equal(r.code, 1);
+  t.match(r.out, new RegExp(`PROBLEM lock: ${join(dir, 'typo')}: no such directory`));
+  t.match(r.out, /problem\(s\)\n$/);
+});

@@ -247,3 +247,13 @@ t.test('broker errors are logged with a hint, never swallowed', async (t) => {
   const line = s.logs.find((l) => /broker connection error/.test(l.msg));
   t.match(line, { msg: /does not speak MQTT 5: set broker.protocolVersion to 4/, err: { message: /Unsupported protocol version/ } });
 });
+
+t.test('a credentials file that is not there: start fails with AIM_ERR_SETTINGS `path: no such file`, nothing connects', async (t) => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'aim-session-'));
+  t.teardown(() => rmSync(stateDir, { recursive: true, force: true }));
+  let connects = 0;
+  const broker = SettingsSchema.shape.broker.parse({ url: 'mqtts://127.0.0.1:8883', passwordFile: join(stateDir, 'mqtt.pass') });
+  const session = new MqttSession({ droneId: 'd', broker, stateDir, logger: createLogger({ level: 'silent' }), connect: () => (connects++, new FakeClient()) });
+  await t.rejects(session.start(), { code: 'AIM_ERR_SETTINGS', message: `${join(stateDir, 'mqtt.pass')}: no such file` });
+  t.equal(connects, 0);
+});

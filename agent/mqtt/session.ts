@@ -104,14 +104,14 @@ export class MqttSession extends EventEmitter<SessionEvents> {
 
   /** Start connecting (returns at once; the session keeps trying in the background). */
   async start(): Promise<void> {
-    // Connect first and read the outbox meanwhile: what it holds is flushed once both are done.
-    const loaded = this.outbox.load();
     const b = this.opts.broker;
     const options: IClientOptions = {
       ...brokerClientOptions(b, { clientId: `aim-agent-${this.opts.droneId}`, clean: false }),
       ...(b.protocolVersion === 5 ? { properties: { sessionExpiryInterval: b.sessionExpiryS } } : {}),
       will: { topic: this.topics.status, payload: Buffer.from(JSON.stringify({ state: 'offline' })), qos: 1, retain: true },
     };
+    // Connect first and read the outbox meanwhile: what it holds is flushed once both are done.
+    const loaded = this.outbox.load();
     const client = (this.opts.connect ?? ((url, o) => mqtt.connect(url, o) as unknown as SessionClient))(b.url, options);
     this.client = client;
     client.on('connect', (connack) => {

@@ -7,6 +7,7 @@ import { DIR_MODE, deadLeftovers, errnoCode, nodeFs, readIfExists, storeIoError,
 import { readTokenCounter, tokenFloorFromDir, writeTokenCounter } from './fence-token.js';
 import { HeartbeatWriter, heartbeatPath, heartbeatToken } from './heartbeat-file.js';
 import { HeldLock, unrefIntervals, type IntervalTimers, type LockHandle, type LostInfo } from './held-lock.js';
+import { linkedSignal } from './linked-signal.js';
 import { LOCK_FILE, LockDir, type Inspection } from './lock-dir.js';
 import { parseRecord, serializeRecord, type LockRecord, type LockVerdict } from './lock-record.js';
 import { silentStoreLogger, type StoreLogger } from './logger.js';
@@ -115,12 +116,13 @@ export class Locksmith extends EventEmitter<LocksmithEvents> {
    */
   async acquire(opts: { timeoutMs?: number; signal?: AbortSignal; handOver?: boolean } = {}): Promise<LockHandle> {
     const started = performance.now();
-    const signal = opts.signal === undefined ? this.#closing.signal : AbortSignal.any([opts.signal, this.#closing.signal]);
-    await this.#ensureDir();
+    const linked = opts.signal === undefined ? undefined : linkedSignal([opts.signal, this.#closing.signal]);
+    const signal = linked?.signal ?? this.#closing.signal;
     let floor = 0;
     let watcher: DirWatch | undefined;
     const capability = opts.handOver === true ? randomBytes(32).toString('base64url') : undefined;
     try {
+      await this.#ensureDir();
       for (;;) {
         if (signal.aborted) throw new AimError('AIM_ERR_ABORTED', 'aim lock acquire was cancelled', { cause: signal.reason });
         const ins = await this.#inspect();
@@ -149,6 +151,7 @@ export class Locksmith extends EventEmitter<LocksmithEvents> {
       }
     } finally {
       watcher?.close();
+      linked?.dispose();
     }
   }
 
