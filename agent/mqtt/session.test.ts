@@ -31,6 +31,7 @@ class FakeClient extends EventEmitter implements SessionClient {
   readonly asyncPublished: { topic: string; payload: string; retain: boolean }[] = [];
   reconnects = 0;
   ended = false;
+  readonly stream = { noDelay: false, destroyed: false, setNoDelay(on: boolean) { this.noDelay = on; }, destroy() { this.destroyed = true; } };
 
   subscribe(topic: string, _opts: unknown, cb: (err: Error | null | undefined) => void): void {
     this.subscribed.push(topic);
@@ -128,6 +129,7 @@ t.test('connects as DESIGN.md says: stable client id, persistent session, Last W
   t.same(s.client.subscribed, ['aim/drone-07/config/desired'], 'subscribes on every connect');
   t.same(connected, [{ sessionPresent: true }]);
   t.ok(s.session.connected);
+  t.ok(s.client.stream.noDelay, 'Nagle off on the broker socket: an ack does not wait for a delayed ACK');
 
   const v4 = setup(t, { protocolVersion: 4 });
   await v4.session.start();

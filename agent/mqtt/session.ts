@@ -12,7 +12,7 @@ export interface SessionClient {
   readonly connected: boolean;
   readonly disconnected: boolean;
   /** The socket under the client; cut when a graceful end cannot finish (a frozen broker). */
-  readonly stream?: { destroy(): unknown };
+  readonly stream?: { destroy(): unknown; setNoDelay?(on: boolean): unknown };
   on(event: 'connect', listener: (connack: { sessionPresent: boolean }) => void): unknown;
   on(event: 'message', listener: (topic: string, payload: Buffer, packet: IPublishPacket) => void): unknown;
   on(event: 'close', listener: () => void): unknown;
@@ -116,7 +116,7 @@ export class MqttSession extends EventEmitter<SessionEvents> {
     this.client = client;
     client.on('connect', (connack) => {
       // Nagle off: an ack written behind the status and reported publishes otherwise waits for the broker's delayed ACK (~25 ms).
-      (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+      client.stream?.setNoDelay?.(true);
       this.attempt = 0;
       this.lastDelay = undefined;
       const sessionPresent = connack.sessionPresent;
