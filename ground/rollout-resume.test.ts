@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { canonicalJson, type AimConfig } from '../protocol/index.js';
-import { requireTool, spawnTs, waitFor } from '../test/support/index.js';
+import { requireTool, spawnCli, waitFor } from '../test/support/index.js';
 import { readStateFile } from './rollout/state-file.js';
 import { startFakeDrones, type FakeDrone } from './test-helpers/fake-drone.js';
 import { aimConfig, aimctl, seedFleet, startBroker, summaryOf, workspace } from './test-helpers/harness.js';
@@ -25,7 +25,7 @@ async function interruptedRollout(t: Test, signal: 'SIGKILL' | 'SIGINT') {
   drones.get('d3')!.behaviour = 'hold';
   const inWave1 = Promise.all([receives(drones.get('d2')!, 'next'), receives(drones.get('d3')!, 'next')]);
   const stateFile = `${ws.dir}/state.json`;
-  const proc = spawnTs(t, 'ground/bin/aimctl.ts', [
+  const proc = spawnCli(t, 'aimctl', [
     'rollout', ws.file('next.json', NEXT), '--drones', IDS.join(','), '--canary', '1', '--waves', '60%,100%', '--timeout', '60',
     '--key', ws.keyPath, '--broker', broker.url, '--state', stateFile,
   ], { env: { ...process.env, AIMCTL_LOG_LEVEL: 'error' } });

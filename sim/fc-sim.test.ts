@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { common, minimal, standard } from 'node-mavlink';
-import { ptyPair, requireTool, spawnTs, waitFor } from '../test/support/index.js';
+import { ptyPair, requireTool, spawnCli, waitFor } from '../test/support/index.js';
 import { parseFcSimArgs } from './cli.js';
 import { startFcSim, type FcSim, type FcSimOptions } from './index.js';
 import { quaternionToEuler } from './mount.js';
@@ -403,7 +403,7 @@ t.test('over a serial pty at 57600 with --baud-limit: paced both ways; reboot ke
 });
 
 t.test('fc-sim CLI: ready line, serves, exits 0 on SIGTERM', async (t) => {
-  const proc = spawnTs(t, 'sim/bin/fc-sim.ts', ['--link', 'tcp:127.0.0.1:0', '--read-latency', '5', '--param', 'MNT1_PITCH_MIN=-80', '--loss', '0']);
+  const proc = spawnCli(t, 'fc-sim', ['--link', 'tcp:127.0.0.1:0', '--read-latency', '5', '--param', 'MNT1_PITCH_MIN=-80', '--loss', '0']);
   const line = await proc.waitForLine(/^fc-sim ready /, 15000);
   const m = /^fc-sim ready (tcp:127\.0\.0\.1:\d+)$/.exec(line);
   t.ok(m, line);
@@ -419,7 +419,7 @@ t.test('fc-sim CLI: ready line, serves, exits 0 on SIGTERM', async (t) => {
 });
 
 t.test('fc-sim CLI: bad flags exit 2 with a usage message', async (t) => {
-  const bad = spawnTs(t, 'sim/bin/fc-sim.ts', ['--link', 'tcp:127.0.0.1:0', '--loss', '2']);
+  const bad = spawnCli(t, 'fc-sim', ['--link', 'tcp:127.0.0.1:0', '--loss', '2']);
   for (const [args, re] of [
     [['--bogus'], /Unknown option '--bogus'/],
     [[], /--link is required/],
