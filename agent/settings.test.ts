@@ -51,7 +51,7 @@ t.test('every bad field is reported at once, each as path: message in the operat
 t.test('loadSettings: unreadable, not JSON, invalid → AIM_ERR_SETTINGS naming the file and each path', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'aim-settings-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  t.throws(() => loadSettings(join(dir, 'none.json')), { code: 'AIM_ERR_SETTINGS', message: /none\.json: cannot read settings \(ENOENT\)/ });
+  t.throws(() => loadSettings(join(dir, 'none.json')), { code: 'AIM_ERR_SETTINGS', message: /none\.json: no such file/ });
   writeFileSync(join(dir, 'dup.json'), '{"droneId":"a","droneId":"b"}');
   t.throws(() => loadSettings(join(dir, 'dup.json')), { code: 'AIM_ERR_SETTINGS', message: /dup\.json: invalid settings\n.*droneId.*duplicate/i });
   writeFileSync(join(dir, 'bad.json'), JSON.stringify({ ...minimal, fc: { link: 'tcp:h:1', paramTimeoutMs: 10 } }));

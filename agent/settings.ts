@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import * as z from 'zod/mini';
-import { AimError, DRONE_ID_RE, isValidTopicPrefix, parseStrictJson, type PathError } from '../protocol/index.js';
+import { AimError, DRONE_ID_RE, isValidTopicPrefix, parseStrictJson, readNamedFile, type PathError } from '../protocol/index.js';
 import { issuesToPathErrors } from '../protocol/zod-errors.js';
 
 /** `/etc/aim-agent/agent.json` (DESIGN.md "On the drone"). Every field but droneId, broker.url and fc.link has a default. */
@@ -74,12 +73,7 @@ export function parseSettings(value: unknown): { ok: true; settings: Settings } 
 
 /** Read and validate a settings file; throws AimError AIM_ERR_SETTINGS with every `path: message` in `details.errors`. */
 export function loadSettings(file: string): Settings {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (cause) {
-    throw new AimError('AIM_ERR_SETTINGS', `${file}: cannot read settings (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause });
-  }
+  const bytes = readNamedFile(file, 'AIM_ERR_SETTINGS');
   const parsed = parseStrictJson(bytes, { maxBytes: 1024 * 1024 });
   const result = parsed.ok ? parseSettings(parsed.value) : parsed;
   if (!result.ok) {

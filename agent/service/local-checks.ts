@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { AimError, loadPublicKey, trustStore, type PathError, type TrustedKey } from '../../protocol/index.js';
+import { AimError, fileProblem, loadPublicKey, trustStore, type PathError, type TrustedKey } from '../../protocol/index.js';
 import { parseLinkString } from '../fc/link-string.js';
 import type { Logger } from '../log.js';
 import type { Settings } from '../settings.js';
@@ -41,7 +41,7 @@ export function checkSettingsFiles(settings: Settings): { keys?: LocalKeys; erro
     try {
       readFileSync(file);
     } catch (cause) {
-      errors.push({ path: `broker.${field}`, message: `${file}: cannot read (${errnoOf(cause)})` });
+      errors.push({ path: `broker.${field}`, message: `${file}: ${fileProblem(cause)}` });
     }
   }
   if (errors.length > 0) return { errors };
@@ -69,7 +69,7 @@ function readTrustedKeys(files: readonly string[], errors: PathError[]) {
     try {
       pem = readFileSync(f);
     } catch (cause) {
-      errors.push({ path, message: `${f}: cannot read trusted key (${errnoOf(cause)})` });
+      errors.push({ path, message: `${f}: ${fileProblem(cause)}` });
       continue;
     }
     // createPublicKey() happily derives the public half of a private key: a signing key copied onto
@@ -93,7 +93,7 @@ function readSigningKey(file: string | undefined, errors: PathError[]): Buffer |
   try {
     text = readFileSync(file, 'utf8').trim();
   } catch (cause) {
-    errors.push({ path: 'fc.signingKeyFile', message: `${file}: cannot read (${errnoOf(cause)})` });
+    errors.push({ path: 'fc.signingKeyFile', message: `${file}: ${fileProblem(cause)}` });
     return undefined;
   }
   // Buffer.from(hex) silently stops at the first non-hex character: a typo would become a short key.
@@ -110,4 +110,3 @@ function keyError(errors: PathError[]): AimError {
   return new AimError(code, errors.map((e) => `${e.path}: ${e.message}`).join('\n'), { details: { errors } });
 }
 
-const errnoOf = (cause: unknown) => (cause as NodeJS.ErrnoException).code ?? String(cause);

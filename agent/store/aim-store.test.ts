@@ -70,18 +70,6 @@ t.test('abort removes the staged file and leaves the current one', async (t) => 
   await t.rejects(store.commit(staged, lock, { appliedAt: 'x' }), TypeError, 'a staged file is used once');
 });
 
-t.test('rollback makes the previous file current in one rename', async (t) => {
-  const { store, lock } = await setup(t);
-  t.equal(await store.rollback(lock), undefined, 'nothing to roll back to');
-  await commitDoc(store, lock, 1);
-  await commitDoc(store, lock, 2);
-  const back = await store.rollback(lock, { appliedAt: '2026-11-26T15:00:00Z' });
-  t.equal(back?.config.version, 1);
-  t.equal((await store.readCurrent())?.config.version, 1);
-  t.equal(await store.readPrevious(), undefined);
-  t.match(await store.readState(), { appliedVersion: 1, appliedAt: '2026-11-26T15:00:00Z', derived: false });
-});
-
 t.test('when state.json disagrees with the aim file after a crash, the file wins', async (t) => {
   const { stateDir, store, lock } = await setup(t);
   await commitDoc(store, lock, 1);
@@ -128,7 +116,7 @@ t.test('commit with a lock that was broken and taken over is fenced; the newer f
   t.equal((await store.readCurrent())?.config.version, 3);
   t.equal((await store.readPrevious())?.config.version, 1);
   t.same(temps(stateDir), [], 'the fenced staged file is gone');
-  await t.rejects(store.rollback(lock), { code: 'AIM_ERR_FENCED' });
+  await t.rejects(store.commit(await store.stage(docFor(4, 5)), lock, { appliedAt: 'x' }), { code: 'AIM_ERR_FENCED' }, 'every later write by the old holder is fenced too');
   t.equal((await store.readCurrent())?.config.version, 3);
 });
 

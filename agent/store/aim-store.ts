@@ -150,7 +150,7 @@ export class AimStore {
     const { config, sha256 } = staged;
     staged.finish();
     const state = { appliedVersion: config.version, id: config.id, sha256, appliedAt: meta.appliedAt, lastToken: lock.token };
-    await this.#swapIn(staged.path, state, lock, true);
+    await this.#swapIn(staged.path, state, lock);
     this.#log.info({ version: config.version, id: config.id, sha256, token: lock.token }, 'aim file committed');
   }
 
@@ -224,23 +224,13 @@ export class AimStore {
     }
   }
 
-  /** Make the previous file current again (one atomic rename). Returns it, or undefined when there is none. Fenced like commit. */
-  async rollback(lock: LockHandle, meta: { appliedAt?: string } = {}): Promise<StoredConfig | undefined> {
-    const prev = await this.readPrevious();
-    if (prev === undefined) return undefined;
-    const state = { appliedVersion: prev.config.version, id: prev.config.id, sha256: prev.sha256, appliedAt: meta.appliedAt ?? new Date().toISOString(), lastToken: lock.token };
-    await this.#swapIn(this.previousPath, state, lock, false);
-    this.#log.warn({ version: prev.config.version, id: prev.config.id, token: lock.token }, 'aim file rolled back to the previous one');
-    return prev;
-  }
-
-  /** Rename `source` over the aim file under the fence; `keepPrevious` first keeps the old file as .prev. */
-  async #swapIn(source: string, state: Omit<AgentState, 'derived'>, lock: LockHandle, keepPrevious: boolean): Promise<void> {
+  /** Rename `source` over the aim file under the fence, first keeping the old file as .prev. */
+  async #swapIn(source: string, state: Omit<AgentState, 'derived'>, lock: LockHandle): Promise<void> {
     const fs = this.#fs;
     const stateTmp = tempPath(this.statePath, 'tmp', this.#proc);
     const prevTmp = tempPath(this.previousPath, 'tmp', this.#proc);
     const cleanup = async () => {
-      if (keepPrevious) await unlinkQuiet(fs, source);
+      await unlinkQuiet(fs, source);
       await unlinkQuiet(fs, stateTmp);
       await unlinkQuiet(fs, prevTmp);
     };
@@ -248,13 +238,11 @@ export class AimStore {
     try {
       // Everything that needs free space happens before the swap, so a full disk leaves the current file as it was.
       await writeDurable(fs, stateTmp, JSON.stringify(state, null, 2) + '\n');
-      if (keepPrevious) {
-        try {
-          await fs.link(this.currentPath, prevTmp);
-          hasCurrent = true;
-        } catch (err) {
-          if (errnoCode(err) !== 'ENOENT') throw err;
-        }
+      try {
+        await fs.link(this.currentPath, prevTmp);
+        hasCurrent = true;
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT') throw err;
       }
     } catch (err) {
       await cleanup();

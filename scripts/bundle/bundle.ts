@@ -3,7 +3,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /**
- * dist/bundle/: the agent as the installed launcher runs it (systemd/install.sh). One ESM file per
+ * dist/bundle/: the agent as the installed launcher runs it (packaging/layout.sh). One ESM file per
  * command, split so `run` loads the FC link only after the broker session has started, and
  * mavlink-mappings cut down to its core (./mavlink-mappings-core.cjs). Why: Node resolving and
  * compiling ~400 small module files is most of the agent's start time and a large share of its idle
