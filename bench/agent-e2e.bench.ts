@@ -11,7 +11,6 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { startAgent } from '../agent/index.js';
@@ -23,7 +22,7 @@ import { freePort } from '../test/support/ports.js';
 import { hasSitl, SITL_DIR, startSitl } from '../test/support/sitl.js';
 import { startUartBridge } from '../test/support/uart-bridge.js';
 import { openRawLink, settle, twentyParams, type RawLink } from './fc-floors.js';
-import { stats, table } from './report.js';
+import { fcTarget, stats, table } from './report.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 const BAUD = 57600;
@@ -165,12 +164,8 @@ async function runScenario(sc: Scenario) {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { fc: { type: 'string', default: 'sim' } } });
-  const fc = values.fc ?? 'sim';
-  if (!['sim', 'sitl', 'all'].includes(fc)) {
-    process.stderr.write(`--fc sim|sitl|all, got ${fc}\n`);
-    return 2;
-  }
+  const fc = fcTarget();
+  if (fc === undefined) return 2;
   const results = [];
   if (fc !== 'sitl') {
     // Serial line: a socat pty pair, fc-sim paced at 57600 on one end, the agent on the other.

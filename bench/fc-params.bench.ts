@@ -1,9 +1,9 @@
-import { parseArgs } from 'node:util';
 import { openFcLink, type FcLink, type ParamSetItem } from '../agent/fc/index.js';
 import { MOUNT_PARAMS } from '../protocol/param-table.js';
 import { hasTool, ptyPair, spawnTs, type Teardown } from '../test/support/index.js';
 import { hasSitl, SITL_DIR, startSitl } from '../test/support/sitl.js';
 import { openRawLink, settle, twentyParams } from './fc-floors.js';
+import { fcTarget } from './report.js';
 
 // Set 20 parameters (all of them exist on ArduCopter 4.7) and compare ways of doing it, medians of RUNS,
 // interleaved in the same run. `--fc sim` (default): fc-sim over a socat pty with --baud-limit,
@@ -168,12 +168,8 @@ async function runSitl() {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { fc: { type: 'string', default: 'sim' } } });
-  const fc = values.fc ?? 'sim';
-  if (!['sim', 'sitl', 'all'].includes(fc)) {
-    process.stderr.write(`--fc sim|sitl|all, got ${fc}\n`);
-    return 2;
-  }
+  const fc = fcTarget();
+  if (fc === undefined) return 2;
   const results = [];
   const sitlResults = [];
   if (fc !== 'sitl') {
