@@ -63,7 +63,9 @@ t.test('a simulated fleet of real agents: canary, waves, a deferred, a failing a
   const rb = await cli(['rollout', third, '--drones', [d1, d2, d4].join(','), '--canary', '1', '--waves', '100%', '--rollback', '--timeout', '10', '--previous-config', `${ws.dir}/seed.json`]);
   t.equal(rb.code, 1, rb.err);
   const r = summaryOf(rb);
-  t.equal(r.byDrone.get(d4)!.state, 'failed');
+  // As in the waves above: a frozen FC ends in the agent's failed ack or, when its retries outlast the
+  // wave's --timeout on a loaded machine, in aimctl's timeout; either halts the roll-out.
+  t.match(r.byDrone.get(d4)!.state, /^(failed|timeout)$/, `${d4} failed`);
   for (const d of [d1, d2]) {
     t.equal(r.byDrone.get(d)!.rollback, 'restored', `${d} restored`);
     t.equal(fleet.get(d).fc.getParam('MNT1_PITCH_MIN'), -60, `${d}'s FC is back on the previous limit`);
