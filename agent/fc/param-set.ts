@@ -31,7 +31,7 @@ interface Entry {
 interface InFlight {
   e: Entry;
   attempts: number;
-  timer: NodeJS.Timeout | undefined;
+  timer: unknown;
   /** An echo of the old value since the latest send: stale, a vector sibling, or a refusal. */
   oldSinceSend: boolean;
   lastEcho: number | undefined;
