@@ -1,6 +1,7 @@
 import { common, type MavLinkData } from 'node-mavlink';
 import t from 'tap';
 import { readMessage, type Frame } from '../../sim/frames.js';
+import { MAX_REQUESTS } from './absence.js';
 import { Heartbeat, MavCmd } from './messages.js';
 import { drivenFc } from './test-helpers/index.js';
 
@@ -172,4 +173,34 @@ t.test('command: IN_PROGRESS stops the resends and waits for the final ack past 
   const r = await clock.run(link.command({ command: MavCmd.DO_GIMBAL_MANAGER_PITCHYAW, params: [-20, 0, NaN, NaN, 32, 0, 0] }, { timeoutMs: 100, inProgressTimeoutMs: 1000 }));
   t.match(r, { result: 'accepted', attempts: 1, elapsedMs: 300 });
   t.equal(clock.now() - t0, 300);
+});
+
+t.test('param set: a vector sibling with another value is no answer → exactly one more set', async (t) => {
+  const { wire, clock, link } = await drivenFc(t, { sim: { readLatencyMs: 5 }, link: { params: PARAMS } });
+  // Z's own echo (6) is lost once; X's set echoes Z's old value (0), which must not pass for an answer.
+  let lost = false;
+  wire.rules.down = (f) => {
+    const pv = paramValueOf(f);
+    if (lost || pv?.paramId !== 'MNT1_NEUTRAL_Z' || pv.paramValue !== 6) return 'forward';
+    lost = true;
+    return 'drop';
+  };
+  const t0 = clock.now();
+  const r = await clock.run(link.params.setMany([{ name: 'MNT1_NEUTRAL_X', value: 4 }, { name: 'MNT1_NEUTRAL_Z', value: 6 }], { force: true }));
+  t.same(r.map((x) => [x.name, x.result, x.got, x.attempts]), [['MNT1_NEUTRAL_X', 'ok', 4, 1], ['MNT1_NEUTRAL_Z', 'ok', 6, 2]]);
+  t.equal(clock.now() - t0, 100, 'Z was sent again one timeout later and answered at once');
+});
+
+t.test('param set: denied without the STATUSTEXT (the FC answers every set with its old value)', async (t) => {
+  const { wire, clock, link } = await drivenFc(t, { sim: { readLatencyMs: 5 }, link: { params: PARAMS } });
+  wire.rules.down = (f) => (f.msgid === common.StatusText.MSG_ID ? 'drop' : 'forward');
+  const t0 = clock.now();
+  const [r] = await clock.run(link.params.setMany([{ name: 'MNT1_DEVID', value: 5 }]));
+  const sets = sentAt(wire, common.ParamSet.MSG_ID, t0);
+  // Each dropped STATUSTEXT is a sequence gap: one frame in two lost, by the FC's sequence numbers. At that
+  // loss no count of sets proves anything (absence.ts), so the sets go on to the cap before the old value
+  // is taken as the answer.
+  t.match(r, { result: 'denied', got: 0, attempts: MAX_REQUESTS });
+  t.same(sets, Array.from({ length: MAX_REQUESTS }, (_, i) => 5 + 100 * i), 'one per timeout after the read-first');
+  t.equal(clock.now() - t0, 5 + 100 * MAX_REQUESTS + 5, 'then one verifying read');
 });
