@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { LinkStats } from './channel.js';
 import type { Clock } from './clock.js';
 import type { ImpairmentUpdate } from './impairments.js';
+import type { SimTransport, TransportHooks } from './transport.js';
 
 export interface FcSimOptions {
   /** `tcp:127.0.0.1:0` (listen; port 0 picks one), `udp:127.0.0.1:14550` (listen), `serial:/dev/pts/N:57600`. */
@@ -46,6 +47,11 @@ export interface FcSimOptions {
   random?: () => number;
   clock?: Clock;
   logger?: Logger;
+  /**
+   * Serve peers through this instead of opening `link`'s socket (tests: an in-memory pipe on the same
+   * driven clock, so no real I/O timing is involved). `link`'s kind still picks the serial or network timings.
+   */
+  transport?: (hooks: TransportHooks, logger: Logger) => SimTransport;
 }
 
 export interface FcSimEvents {

@@ -86,7 +86,8 @@ class FcSimImpl implements FcSim {
       banner: BANNER,
     });
     this.streams = new MessageStreams({ clock: this.clock, bootedAt: this.clock.now(), armed: () => this.isArmed, mount: () => (this.mountEnabled ? this.mountModel : undefined) });
-    this.transport = createTransport(this.spec, { onOpen: (p) => this.onPeerOpen(p), onData: (p, b) => this.channels.get(p)?.receive(b), onClose: (p) => this.onPeerClose(p) }, this.logger);
+    const hooks = { onOpen: (p: SimPeer) => this.onPeerOpen(p), onData: (p: SimPeer, b: Buffer) => this.channels.get(p)?.receive(b), onClose: (p: SimPeer) => this.onPeerClose(p) };
+    this.transport = o.transport ? o.transport(hooks, this.logger) : createTransport(this.spec, hooks, this.logger);
   }
 
   async start(): Promise<void> {

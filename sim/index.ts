@@ -2,6 +2,7 @@ export { startFcSim } from './fc-sim.js';
 export type { FcSim, FcSimEvents, FcSimOptions } from './fc-sim-types.js';
 export type { LinkStats } from './channel.js';
 export type { Clock } from './clock.js';
+export type { SimPeer, SimTransport, TransportHooks } from './transport.js';
 export { checkImpairments, type ImpairmentSettings, type ImpairmentUpdate } from './impairments.js';
 export { formatSimLink, parseSimLink, type SimLinkSpec } from './link-spec.js';
 export { ARDUPILOT_CAPABILITIES, BASE_MODE_ARMED, BASE_MODE_DISARMED } from './messages.js';

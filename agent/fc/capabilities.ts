@@ -43,12 +43,12 @@ export async function requestAutopilotInfo(
     new Promise<void>((resolve) => {
       if (got !== undefined || opts.signal?.aborted) return resolve();
       const finish = () => {
-        clearTimeout(t);
+        core.timers.clearTimeout(t);
         opts.signal?.removeEventListener('abort', finish);
         wake = undefined;
         resolve();
       };
-      const t = setTimeout(finish, ms);
+      const t = core.timers.setTimeout(finish, ms);
       wake = finish;
       opts.signal?.addEventListener('abort', finish, { once: true });
     });

@@ -87,7 +87,7 @@ export class CommandSender {
     const retries = Math.max(1, opts.retries ?? 3);
     const inProgressMs = opts.inProgressTimeoutMs ?? 10_000;
     let retryDelay = opts.retryDelayMs ?? 200;
-    const started = Date.now();
+    const started = this.core.timers.now();
     const scope = new OpScope(this.core, `command ${spec.command}`, opts.signal);
     try {
       scope.check();
@@ -99,7 +99,7 @@ export class CommandSender {
         let ack = await this.waitAck(scope, spec.command, timeoutMs);
         while (ack !== undefined && ack.result === MavResult.IN_PROGRESS) {
           ack = await this.waitAck(scope, spec.command, inProgressMs);
-          if (ack === undefined) return { result: 'timeout', attempts, elapsedMs: Date.now() - started };
+          if (ack === undefined) return { result: 'timeout', attempts, elapsedMs: this.core.timers.now() - started };
         }
         if (ack === undefined) continue;
         if (ack.result === MavResult.TEMPORARILY_REJECTED && attempts < retries) {
@@ -113,10 +113,10 @@ export class CommandSender {
           attempts,
           progress: ack.progress,
           resultParam2: ack.resultParam2,
-          elapsedMs: Date.now() - started,
+          elapsedMs: this.core.timers.now() - started,
         };
       }
-      return { result: 'timeout', attempts, elapsedMs: Date.now() - started };
+      return { result: 'timeout', attempts, elapsedMs: this.core.timers.now() - started };
     } finally {
       scope.dispose();
     }

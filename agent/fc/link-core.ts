@@ -2,12 +2,14 @@ import type { MavLinkData } from 'node-mavlink';
 import type { Logger } from '../log.js';
 import type { Frame } from './framing.js';
 import type { ParamEncoding } from './param-encoding.js';
-import type { Vehicle } from './vehicle-tracker.js';
+import type { Timers, Vehicle } from './vehicle-tracker.js';
 
 /** What the param, command and gimbal clients need from the link (internal to agent/fc). */
 export interface LinkCore {
   readonly logger: Logger;
   readonly componentId: number;
+  /** Every retry, timeout and pause of the clients runs on these (real ones in production; tests pass a driven clock). */
+  readonly timers: Timers;
   /** The system id we send as (the FC's, once known). */
   systemId(): number;
   vehicle(): Vehicle | undefined;

@@ -14,8 +14,8 @@ import { chooseEncoding, type ParamEncoding } from './param-encoding.js';
 import { DEFAULT_SET_WINDOW, NETWORK_SET_WINDOW, ParamClient, type ParamClientDefaults } from './params.js';
 import { Signing } from './signing.js';
 import { Reconnector } from './reconnector.js';
-import type { Transport } from './transport.js';
-import { VehicleTracker, type Vehicle } from './vehicle-tracker.js';
+import { openTransport, type Transport, type TransportOpener } from './transport.js';
+import { realTimers, VehicleTracker, type Timers, type Vehicle } from './vehicle-tracker.js';
 
 export interface FcLinkOptions {
   logger?: Logger;
@@ -41,6 +41,13 @@ export interface FcLinkOptions {
    * so a new process would wait up to a second to learn the FC's system id; asked, it answers in ~5 ms.
    */
   requestHeartbeat?: boolean;
+  /**
+   * Time for everything the link schedules: heartbeats, the FC timeout, and every retry, timeout and
+   * pause of the param and command clients (default real timers; tests pass a driven clock).
+   */
+  timers?: Timers;
+  /** Opens the transport the link string names (default: the real one; tests pass an in-memory pipe). */
+  openTransport?: TransportOpener;
 }
 
 /** While no FC is known, ask again for a HEARTBEAT this often (a lossy link may eat the first ask). */
@@ -96,9 +103,11 @@ export class FcLink extends EventEmitter<FcLinkEvents> {
   private readonly core: LinkCore;
   private readonly connection: Reconnector;
   private decoder: FrameDecoder | undefined;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
-  private askTimer: NodeJS.Timeout | undefined;
-  private silenceTimer: NodeJS.Timeout | undefined;
+  private readonly timers: Timers;
+  private started = false;
+  private heartbeatTimer: unknown;
+  private askTimer: unknown;
+  private silenceTimer: unknown;
   private lastError: string | null = null;
   /** Answers from the FC to our requests on this connection: proof that it hears us (see absence.ts). */
   private answers = 0;
@@ -112,6 +121,7 @@ export class FcLink extends EventEmitter<FcLinkEvents> {
     private readonly opts: FcLinkOptions = {},
   ) {
     super();
+    this.timers = opts.timers ?? realTimers;
     this.spec = typeof link === 'string' ? parseLinkString(link) : link;
     this.log = (opts.logger ?? silentLogger()).child({ fcLink: formatLinkString(this.spec) });
     this.signing = opts.signingKey ? new Signing({ key: opts.signingKey, acceptUnsigned: opts.acceptUnsigned, linkId: opts.signingLinkId }) : undefined;
@@ -122,18 +132,24 @@ export class FcLink extends EventEmitter<FcLinkEvents> {
       onDown: (reason) => this.onVehicleDown(reason),
       onHeartbeat: (v) => this.emit('heartbeat', v),
       onArmed: (armed) => this.emit('armed', armed),
-    });
+    }, this.timers);
     this.core = this.makeCore(componentId);
     this.commands = new CommandSender(this.core);
     const window = this.spec.kind === 'serial' ? DEFAULT_SET_WINDOW : NETWORK_SET_WINDOW;
     this.params = new ParamClient(this.core, { window, ...opts.params });
     this.gimbal = new GimbalClient(this.core, this.commands);
-    this.connection = new Reconnector(this.spec, opts.reconnect, {
-      onOpen: (t) => this.onTransportOpen(t),
-      onData: (chunk) => this.decoder?.push(chunk),
-      onClose: (err) => this.onTransportClose(err),
-      onError: (err, what) => this.reportError(err, what),
-    });
+    this.connection = new Reconnector(
+      this.spec,
+      opts.reconnect,
+      {
+        onOpen: (t) => this.onTransportOpen(t),
+        onData: (chunk) => this.decoder?.push(chunk),
+        onClose: (err) => this.onTransportClose(err),
+        onError: (err, what) => this.reportError(err, what),
+      },
+      opts.openTransport ?? openTransport,
+      this.timers,
+    );
     this.subscribe(StatusText.MSG_ID, (f) => {
       const m = f.decode(StatusText);
       this.emit('statustext', { severity: m.severity, text: m.text });
@@ -142,10 +158,21 @@ export class FcLink extends EventEmitter<FcLinkEvents> {
 
   /** Start connecting in the background (openFcLink calls this). */
   start(): void {
-    if (this.heartbeatTimer !== undefined || this.closeCtl.signal.aborted) return;
+    if (this.started || this.closeCtl.signal.aborted) return;
+    this.started = true;
     this.connection.start();
-    this.heartbeatTimer = setInterval(() => this.sendHeartbeat(), this.opts.heartbeatIntervalMs ?? 1000);
-    if (this.opts.requestHeartbeat !== false) this.silenceTimer = setInterval(() => this.askIfSilent(), HEARTBEAT_ASK_MS);
+    this.every(this.opts.heartbeatIntervalMs ?? 1000, (t) => (this.heartbeatTimer = t), () => this.sendHeartbeat());
+    if (this.opts.requestHeartbeat !== false) this.every(HEARTBEAT_ASK_MS, (t) => (this.silenceTimer = t), () => this.askIfSilent());
+  }
+
+  /** A repeating timer on the injected timers (a timeout re-armed each period, until close). */
+  private every(ms: number, keep: (handle: unknown) => void, fn: () => void): void {
+    const tick = () => {
+      if (this.closeCtl.signal.aborted) return;
+      keep(this.timers.setTimeout(tick, ms));
+      fn();
+    };
+    keep(this.timers.setTimeout(tick, ms));
   }
 
   get vehicle(): Vehicle | undefined {
@@ -181,7 +208,7 @@ export class FcLink extends EventEmitter<FcLinkEvents> {
     const timeoutMs = opts.timeoutMs ?? 10_000;
     return new Promise((resolve, reject) => {
       const cleanup = () => {
-        clearTimeout(timer);
+        this.timers.clearTimeout(timer);
         this.off('up', onUp);
         opts.signal?.removeEventListener('abort', onAbort);
         this.closeCtl.signal.removeEventListener('abort', onAbort);
@@ -194,7 +221,7 @@ export class FcLink extends EventEmitter<FcLinkEvents> {
         cleanup();
         reject(new AimError('AIM_ERR_ABORTED', 'waiting for the flight controller: aborted', { cause: opts.signal?.reason }));
       };
-      const timer = setTimeout(() => {
+      const timer = this.timers.setTimeout(() => {
         cleanup();
         const s = this.status();
         reject(
@@ -226,9 +253,9 @@ export class FcLink extends EventEmitter<FcLinkEvents> {
   /** Close the transport, stop every timer, fail pending calls with AIM_ERR_ABORTED. Idempotent. */
   async close(): Promise<void> {
     if (!this.closeCtl.signal.aborted) this.closeCtl.abort();
-    clearInterval(this.heartbeatTimer);
-    clearTimeout(this.askTimer);
-    clearInterval(this.silenceTimer);
+    this.timers.clearTimeout(this.heartbeatTimer);
+    this.timers.clearTimeout(this.askTimer);
+    this.timers.clearTimeout(this.silenceTimer);
     await this.connection.close();
     this.decoder?.destroy();
     this.decoder = undefined;
@@ -246,6 +273,7 @@ export class FcLink extends EventEmitter<FcLinkEvents> {
     return {
       logger: this.log,
       componentId,
+      timers: this.timers,
       systemId: () => this.tracker.vehicle?.systemId ?? 1,
       vehicle: () => this.tracker.vehicle,
       isUp: () => this.tracker.up,
@@ -343,11 +371,11 @@ export class FcLink extends EventEmitter<FcLinkEvents> {
 
   /** MAV_CMD_REQUEST_MESSAGE(HEARTBEAT) to every system: the FC's answer tells us who it is at once. */
   private askForHeartbeat(times: number): void {
-    clearTimeout(this.askTimer);
+    this.timers.clearTimeout(this.askTimer);
     this.askTimer = undefined;
     if (this.tracker.vehicle !== undefined || times <= 0 || this.closeCtl.signal.aborted) return;
     this.requestHeartbeat(0, 0);
-    this.askTimer = setTimeout(() => this.askForHeartbeat(times - 1), HEARTBEAT_ASK_MS);
+    this.askTimer = this.timers.setTimeout(() => this.askForHeartbeat(times - 1), HEARTBEAT_ASK_MS);
   }
 
   private askIfSilent(): void {

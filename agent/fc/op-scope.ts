@@ -4,15 +4,17 @@ import type { LinkCore } from './link-core.js';
 /**
  * The life of one client call (a setMany, a point): aborted by the caller's signal or link close
  * (AIM_ERR_ABORTED) or by the link going down (AIM_ERR_FC_LINK). Owns its timers and listeners, so
- * dispose() leaves nothing behind whichever way the call ended.
+ * dispose() leaves nothing behind whichever way the call ended. Its timers are the link's (core.timers).
  */
 export class OpScope {
   private readonly ctl = new AbortController();
   private readonly cleanups: (() => void)[] = [];
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new Set<unknown>();
+  private readonly clock: LinkCore['timers'];
   private reason: AimError | undefined;
 
   constructor(core: LinkCore, what: string, signal?: AbortSignal) {
+    this.clock = core.timers;
     const abortWith = (err: AimError) => {
       if (this.reason !== undefined) return;
       this.reason = err;
@@ -48,8 +50,8 @@ export class OpScope {
   }
 
   /** A timer cleared at dispose. */
-  setTimer(ms: number, fn: () => void): NodeJS.Timeout {
-    const t = setTimeout(() => {
+  setTimer(ms: number, fn: () => void): unknown {
+    const t = this.clock.setTimeout(() => {
       this.timers.delete(t);
       fn();
     }, ms);
@@ -57,9 +59,9 @@ export class OpScope {
     return t;
   }
 
-  clearTimer(t: NodeJS.Timeout | undefined): void {
+  clearTimer(t: unknown): void {
     if (t === undefined) return;
-    clearTimeout(t);
+    this.clock.clearTimeout(t);
     this.timers.delete(t);
   }
 
@@ -80,7 +82,7 @@ export class OpScope {
   }
 
   dispose(): void {
-    for (const t of this.timers) clearTimeout(t);
+    for (const t of this.timers) this.clock.clearTimeout(t);
     this.timers.clear();
     for (const fn of this.cleanups.splice(0)) fn();
   }

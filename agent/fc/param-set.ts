@@ -31,7 +31,7 @@ interface Entry {
 interface InFlight {
   e: Entry;
   attempts: number;
-  timer: NodeJS.Timeout | undefined;
+  timer: unknown;
   /** An echo of the old value since the latest send: stale, a vector sibling, or a refusal. */
   oldSinceSend: boolean;
   lastEcho: number | undefined;
@@ -175,7 +175,8 @@ function sendAll(
     };
 
     const onEcho = (s: InFlight, echo: ParamEcho) => {
-      if (s.done) return;
+      // While verifying, the answer to our own read is the read's to judge: it is no answer to a set.
+      if (s.done || s.verifying) return;
       s.lastEcho = echo.value;
       if (sameParamValue(echo.value, s.e.want, s.e.exact)) return finish(s, 'ok', echo.value);
       if (s.e.old !== undefined && sameParamValue(echo.value, s.e.old, s.e.exact)) s.oldSinceSend = true;

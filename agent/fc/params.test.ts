@@ -8,6 +8,9 @@ import { simFc, testLink, withFloat } from './test-helpers/index.js';
 // Against fc-sim (ArduCopter 4.7 SITL's parameter table and cast) behind a fault proxy. Expected values
 // are ArduPilot's, written down: defaults from the SITL table (MNT1_PITCH_MIN −90, MNT1_PITCH_MAX 20,
 // MNT1_DEVID 0 and read-only), stored values from protocol/param-cast-facts.ts.
+// Real sockets and real time: an echo can be late on a loaded machine, so exact attempt counts are asserted
+// here only where timing cannot change them (an FC that never answers); the exact counts and times of the
+// retry logic are proven on driven time in retry-timing.test.ts.
 
 const MNT = (name: string, value: number) => ({ name, value });
 const isParamValue = (name: string) => (f: Frame) => f.msgid === common.ParamValue.MSG_ID && readMessage(f, common.ParamValue).paramId === name;
@@ -23,6 +26,7 @@ t.test('timeout path: an FC that never answers parameters', async (t) => {
   t.match(r, { name: 'MNT1_PITCH_MIN', want: -80, got: null, result: 'timeout', attempts: 0 });
   t.ok(Date.now() - started < 2000, 'bounded by timeout × retries');
   const [forced] = await link.params.setMany([{ name: 'MNT1_PITCH_MIN', value: -80, type: 'INT16' }], { force: true });
+  // Exact whatever the timing: an FC that answers nothing gets exactly `retries` sets.
   t.match(forced, { result: 'timeout', attempts: 2 }, 'forced: no echo and the verifying read got nothing');
 });
 
@@ -172,12 +176,15 @@ t.test('a vector sibling carrying another value is not an answer: the set is sen
     return (lost = true);
   };
   const r = await link.params.setMany([MNT('MNT1_NEUTRAL_X', 4), MNT('MNT1_NEUTRAL_Z', 6)], { force: true });
-  t.same(r.map((x) => [x.name, x.result, x.got, x.attempts]), [['MNT1_NEUTRAL_X', 'ok', 4, 1], ['MNT1_NEUTRAL_Z', 'ok', 6, 2]]);
+  t.same(r.map((x) => [x.name, x.result, x.got]), [['MNT1_NEUTRAL_X', 'ok', 4], ['MNT1_NEUTRAL_Z', 'ok', 6]]);
+  // A late echo on a loaded machine can add a set; the exact 1 and 2 are proven in retry-timing.test.ts.
+  t.ok(r[1]!.attempts >= 2, `Z sent again after its lost echo (${r[1]!.attempts} sets)`);
 });
 
 t.test('denied without the STATUSTEXT: the FC answers every set with the old value', async (t) => {
   const { proxy, link: l } = await simFc(t);
-  const link = await testLink(t, l, { params: { timeoutMs: 100 } });
+  // 250 ms, not less: an old-value echo later than the timeout would leave the last set unanswered (timeout, not denied).
+  const link = await testLink(t, l, { params: { timeoutMs: 250 } });
   proxy.rules.dropDown = (f) => f.msgid === common.StatusText.MSG_ID;
   const [r] = await link.params.setMany([MNT('MNT1_DEVID', 5)]);
   t.match(r, { result: 'denied', got: 0 });
@@ -217,7 +224,7 @@ t.test('whole-call deadline, AbortSignal and link loss', async (t) => {
   const started = Date.now();
   const r = await link.params.setMany([MNT('MNT1_PITCH_MIN', -80), MNT('MNT1_PITCH_MAX', 10)], { deadlineMs: 200 });
   t.same(r.map((x) => x.result), ['timeout', 'timeout']);
-  t.ok(Date.now() - started < 800, 'the deadline ended the call');
+  t.ok(Date.now() - started < 2500, 'the deadline ended the call (timeout × retries would take 3 s)');
 
   const ctl = new AbortController();
   setTimeout(() => ctl.abort(), 50).unref();
@@ -238,7 +245,7 @@ t.test('pipelined reads', async (t) => {
   const ms = Date.now() - started;
   t.same([...got.keys()], names);
   t.same(got.get('MNT1_PITCH_MIN'), { value: -90, type: 4 });
-  t.ok(ms < 450, `8 reads at 100 ms each took ${ms} ms, not 800`);
+  t.ok(ms < 800, `8 reads at 100 ms each took ${ms} ms: in parallel, not one after another (≥ 800 ms)`);
   t.same(await link.params.get('MNT1_YAW_MAX'), { name: 'MNT1_YAW_MAX', value: 180, type: 4 });
 });
 

@@ -1,6 +1,7 @@
 import { nextDelay, type BackoffOptions } from '../backoff.js';
 import type { LinkSpec } from './link-string.js';
 import { openTransport, type Transport, type TransportHandlers } from './transport.js';
+import { realTimers, type Timers } from './vehicle-tracker.js';
 
 export interface ReconnectorHooks {
   /** A transport is open; bytes follow through onData. */
@@ -33,6 +34,7 @@ export class Reconnector {
     private readonly backoff: BackoffOptions | undefined,
     private readonly hooks: ReconnectorHooks,
     private readonly open: Opener = openTransport,
+    private readonly timers: Timers = realTimers,
   ) {}
 
   get transport(): Transport | undefined {
@@ -101,11 +103,11 @@ export class Reconnector {
     return new Promise((resolve) => {
       if (this.closing.signal.aborted) return resolve();
       const done = () => {
-        clearTimeout(timer);
+        this.timers.clearTimeout(timer);
         this.wake = undefined;
         resolve();
       };
-      const timer = setTimeout(done, ms);
+      const timer = this.timers.setTimeout(done, ms);
       this.wake = done;
     });
   }

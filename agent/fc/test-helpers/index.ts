@@ -1,8 +1,12 @@
 import { startFcSim, type FcSim, type FcSimOptions } from '../../../sim/index.js';
-import { openFcLink, type FcLink, type FcLinkOptions } from '../link.js';
+import { FcLink, openFcLink, type FcLinkOptions } from '../link.js';
+import { DrivenClock } from './driven-clock.js';
 import { FaultProxy } from './fault-proxy.js';
+import { MemoryWire } from './memory-wire.js';
 
+export * from './driven-clock.js';
 export * from './fault-proxy.js';
+export * from './memory-wire.js';
 
 interface TeardownT {
   teardown(fn: () => unknown): void;
@@ -27,4 +31,27 @@ export async function testLink(t: TeardownT, link: string, opts: FcLinkOptions &
   t.teardown(() => l.close());
   if (opts.wait !== false) await l.waitForVehicle({ timeoutMs: 5000 });
   return l;
+}
+
+/**
+ * fc-sim and the link on one driven clock over an in-memory wire: retry and timeout logic runs on
+ * exact time, with fc-sim (the one autopilot model) answering. Reads as SITL answers them unless
+ * `readLatencyMs` is given. The link is up when this resolves.
+ */
+export async function drivenFc(
+  t: TeardownT,
+  opts: { sim?: Partial<FcSimOptions>; link?: FcLinkOptions } = {},
+): Promise<{ sim: FcSim; wire: MemoryWire; clock: DrivenClock; link: FcLink }> {
+  const clock = new DrivenClock();
+  const wire = new MemoryWire(clock);
+  const sim = await startFcSim({ link: 'tcp:127.0.0.1:0', clock, transport: wire.simTransport, ...opts.sim });
+  const link = new FcLink('tcp:127.0.0.1:5760', { timers: clock, openTransport: wire.open, ...opts.link });
+  // Close the link first, then stop fc-sim; both only clear driven timers, so no real time passes.
+  t.teardown(async () => {
+    await link.close();
+    await sim.stop();
+  });
+  link.start();
+  await clock.run(link.waitForVehicle({ timeoutMs: 5000 }));
+  return { sim, wire, clock, link };
 }
